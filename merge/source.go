@@ -1,0 +1,147 @@
+package merge
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gomerge/gomerge/formats"
+)
+
+var bytePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// TensorSource reads a stored tensor as float32, optionally cropped to the
+// top-left sub-matrix of a smaller shape (token embeddings of models whose
+// vocabularies differ).
+type TensorSource struct {
+	T     *formats.Tensor
+	shape []int64
+}
+
+// NewSource returns a Source over a stored floating-point tensor. A non-nil
+// crop shape (same rank, each dimension ≤ the stored one) selects the
+// top-left sub-matrix.
+func NewSource(t *formats.Tensor, crop []int64) (*TensorSource, error) {
+	if !t.DType.IsFloat() {
+		return nil, fmt.Errorf("%s: tensor %q: dtype %s cannot be merged (integer and bool tensors are copied from the base)", t.File, t.Name, t.DType)
+	}
+	s := &TensorSource{T: t, shape: t.Shape}
+	if crop != nil {
+		if len(crop) != len(t.Shape) || len(crop) == 0 {
+			return nil, fmt.Errorf("%s: tensor %q: cannot crop shape %v to %v", t.File, t.Name, t.Shape, crop)
+		}
+		for i := range crop {
+			if crop[i] > t.Shape[i] {
+				return nil, fmt.Errorf("%s: tensor %q: cannot crop shape %v to %v", t.File, t.Name, t.Shape, crop)
+			}
+		}
+		s.shape = append([]int64{}, crop...)
+	}
+	return s, nil
+}
+
+// Shape implements Source.
+func (s *TensorSource) Shape() []int64 { return s.shape }
+
+// Len implements Source.
+func (s *TensorSource) Len() int64 {
+	n := int64(1)
+	for _, d := range s.shape {
+		n *= d
+	}
+	return n
+}
+
+func (s *TensorSource) cropped() bool {
+	for i := range s.shape {
+		if s.shape[i] != s.T.Shape[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// Read implements Source.
+func (s *TensorSource) Read(dst []float32, off int64) error {
+	if off < 0 || off+int64(len(dst)) > s.Len() {
+		return fmt.Errorf("%s: tensor %q: read [%d, %d) outside %d elements", s.T.File, s.T.Name, off, off+int64(len(dst)), s.Len())
+	}
+	bp := bytePool.Get().(*[]byte)
+	defer bytePool.Put(bp)
+	if !s.cropped() {
+		var err error
+		*bp, err = s.T.ReadFloat32(dst, off, *bp)
+		return err
+	}
+	// Cropped: the last dimension is contiguous; read row pieces.
+	_, cols := MatrixShape(s.shape)
+	_, fullCols := MatrixShape(s.T.Shape)
+	for len(dst) > 0 {
+		r, c := off/cols, off%cols
+		n := min(int64(len(dst)), cols-c)
+		var err error
+		if *bp, err = s.T.ReadFloat32(dst[:n], r*fullCols+c, *bp); err != nil {
+			return err
+		}
+		dst = dst[n:]
+		off += n
+	}
+	return nil
+}
+
+// writerSink writes float32 results into one tensor of a formats.Writer.
+type writerSink struct {
+	w    *formats.Writer
+	name string
+	done func(n int64)
+}
+
+func (s *writerSink) Write(src []float32, off int64) error {
+	bp := bytePool.Get().(*[]byte)
+	defer bytePool.Put(bp)
+	var err error
+	*bp, err = s.w.WriteFloat32(s.name, off, src, *bp)
+	if err == nil && s.done != nil {
+		s.done(int64(len(src)))
+	}
+	return err
+}
+
+// SliceSource is a Source over values in memory (tests, small tensors).
+type SliceSource struct {
+	Data []float32
+	Dims []int64
+}
+
+// Shape implements Source.
+func (s *SliceSource) Shape() []int64 {
+	if s.Dims == nil {
+		return []int64{int64(len(s.Data))}
+	}
+	return s.Dims
+}
+
+// Len implements Source.
+func (s *SliceSource) Len() int64 { return int64(len(s.Data)) }
+
+// Read implements Source.
+func (s *SliceSource) Read(dst []float32, off int64) error {
+	if off < 0 || off+int64(len(dst)) > int64(len(s.Data)) {
+		return fmt.Errorf("read [%d, %d) outside %d elements", off, off+int64(len(dst)), len(s.Data))
+	}
+	copy(dst, s.Data[off:])
+	return nil
+}
+
+// SliceSink is a Sink collecting values in memory (tests).
+type SliceSink struct {
+	Data []float32
+}
+
+// Write implements Sink.
+func (s *SliceSink) Write(src []float32, off int64) error {
+	if off < 0 || off+int64(len(src)) > int64(len(s.Data)) {
+		return fmt.Errorf("write [%d, %d) outside %d elements", off, off+int64(len(src)), len(s.Data))
+	}
+	copy(s.Data[off:], src)
+	return nil
+}
