@@ -74,6 +74,23 @@ type Config struct {
 	Exclude []*regexp.Regexp
 	// Warn receives warnings (nil: discarded).
 	Warn io.Writer
+	// Tensors, if non-nil, lists the output tensors and where each comes
+	// from (slices, frankenmerges, renumbered layers). When nil, the output
+	// has the union of the inputs' tensor names, each read under its own
+	// name from every model.
+	Tensors []TensorMap
+}
+
+// TensorMap is one output tensor of an explicit layout.
+type TensorMap struct {
+	// Out is the output tensor name.
+	Out string
+	// Layer is the output layer index (-1 for non-layer tensors).
+	Layer int
+	// In names the source tensor in each model: In[0] is the base's when
+	// Config.Base is set, then one per Config.Models entry; "" means the
+	// model does not take part in this tensor.
+	In []string
 }
 
 // Plan is the list of tasks of a merge and the output tensors they fill.
@@ -112,35 +129,38 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		all = append([]*formats.Model{cfg.Base}, cfg.Models...)
 	}
 	ref := all[0]
-	names := map[string]bool{}
-	for _, m := range all {
-		for _, n := range m.Names() {
-			names[n] = true
-		}
+	layout := cfg.Tensors
+	if layout == nil {
+		layout = defaultLayout(all)
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-
 	var problems []string
 	plan := &Plan{Method: spec.Name, ChunkBuffers: len(all) + 2}
 	methods := map[string]Method{} // by formatted global params
-	for _, name := range sorted {
+	for _, tm := range layout {
+		name := tm.Out
+		if len(tm.In) != len(all) {
+			return nil, fmt.Errorf("tensor %q: layout names %d sources for %d models", name, len(tm.In), len(all))
+		}
 		tensors := make([]*formats.Tensor, len(all))
 		missing := []string{}
 		for i, m := range all {
-			t, ok := m.Tensor(name)
-			if !ok && name == "lm_head.weight" {
+			src := tm.In[i]
+			if src == "" {
+				continue
+			}
+			t, ok := m.Tensor(src)
+			if !ok && strings.HasSuffix(src, "lm_head.weight") {
 				// Tied embeddings: read the embedding matrix instead.
-				t, ok = m.Tensor("model.embed_tokens.weight")
+				t, ok = m.Tensor(strings.TrimSuffix(src, "lm_head.weight") + "model.embed_tokens.weight")
 			}
 			if !ok {
-				missing = append(missing, m.Path)
+				missing = append(missing, fmt.Sprintf("%s (as %q)", m.Path, src))
 				continue
 			}
 			tensors[i] = t
+		}
+		if countNonNil(tensors) == 0 && len(missing) == 0 {
+			return nil, fmt.Errorf("tensor %q: layout gives no source", name)
 		}
 		if len(missing) > 0 {
 			switch cfg.Missing {
@@ -152,11 +172,14 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			}
 		}
 		first := firstNonNil(tensors)
+		if first == nil {
+			continue
+		}
 		excluded := matchAny(cfg.Exclude, name)
-		layer := LayerIndex(name)
+		layer := tm.Layer
 		// Non-float tensors, excluded tensors and tensors only one input has
 		// are copied.
-		if !first.DType.IsFloat() || excluded || countNonNil(tensors) == 1 ||
+		if !first.DType.IsFloat() || excluded || (countNonNil(tensors) == 1 && len(all) > 1) ||
 			(cfg.Base != nil && tensors[0] != nil && countNonNil(tensors[1:]) == 0) {
 			src := first
 			if cfg.Base != nil && tensors[0] != nil {
@@ -169,6 +192,10 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			outDT := outDType(cfg.OutDType, src.DType)
 			plan.Tasks = append(plan.Tasks, &Task{Name: name, Shape: src.Shape, Layer: layer, Copy: src, Source: why})
 			plan.Specs = append(plan.Specs, formats.TensorSpec{Name: name, DType: outDT, Shape: src.Shape})
+			continue
+		}
+		if cfg.Base != nil && tensors[0] == nil && spec.Base == BaseRequired {
+			problems = append(problems, fmt.Sprintf("tensor %q: the base model %s has no source for it", name, cfg.Base.Path))
 			continue
 		}
 		// Shapes.
@@ -213,7 +240,9 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		task := &Task{Name: name, Shape: shape, Layer: layer, Global: g, Seed: cfg.Seed}
 		base := 0
 		if cfg.Base != nil {
-			task.Base = srcs[0]
+			if srcs[0] != nil {
+				task.Base = srcs[0]
+			}
 			base = 1
 		}
 		for k, s := range srcs[base:] {
@@ -302,6 +331,31 @@ func matchAny(res []*regexp.Regexp, s string) bool {
 		}
 	}
 	return false
+}
+
+// defaultLayout is the union of the models' tensor names in sorted order,
+// each read under its own name.
+func defaultLayout(all []*formats.Model) []TensorMap {
+	names := map[string]bool{}
+	for _, m := range all {
+		for _, n := range m.Names() {
+			names[n] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	out := make([]TensorMap, len(sorted))
+	for i, n := range sorted {
+		in := make([]string, len(all))
+		for k := range in {
+			in[k] = n
+		}
+		out[i] = TensorMap{Out: n, Layer: LayerIndex(n), In: in}
+	}
+	return out
 }
 
 // reconcileShapes returns the shape to merge at and whether sources must be
