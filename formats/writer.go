@@ -253,6 +253,11 @@ func (w *Writer) openShard(sh *outShard) error {
 		return fmt.Errorf("creating output in %s: %w", w.dir, err)
 	}
 	sh.tmp = f
+	// CreateTemp makes the file private (0600); the output is an ordinary
+	// model file.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("creating output in %s: %w", w.dir, err)
+	}
 	hdr, offs := encodeHeader(sh.specs, w.opts.Metadata)
 	if _, err := f.WriteAt(hdr, 0); err != nil {
 		return fmt.Errorf("%s: writing header: %w", w.path, err)
@@ -433,7 +438,10 @@ func (w *Writer) writeTemp(data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", w.path, err)
 	}
-	_, err = f.Write(data)
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil && w.opts.Sync {
 		err = f.Sync()
 	}
