@@ -163,11 +163,18 @@ func refMul(dst, x, y []float32) {
 }
 
 func refWeightedDeltaSum(dst, base []float32, xs [][]float32, w []float32) {
+	weightedDeltaSumFrom(dst, base, xs, w, 0)
+}
+
+// weightedDeltaSumFrom is the reference loop of WeightedDeltaSum over the
+// elements from lo on; assembly wrappers use it for the tail.
+func weightedDeltaSumFrom(dst, base []float32, xs [][]float32, w []float32, lo int) {
 	base = base[:len(dst)]
 	for k := range xs {
 		_ = xs[k][:len(dst)]
 	}
-	for i, b := range base {
+	for i := lo; i < len(dst); i++ {
+		b := base[i]
 		var acc float32
 		for k, x := range xs {
 			acc += float32(w[k] * (x[i] - b))
@@ -177,12 +184,18 @@ func refWeightedDeltaSum(dst, base []float32, xs [][]float32, w []float32) {
 }
 
 func refWeightedDeltaSumBF16(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+	weightedDeltaSumBF16From(dst, base, xs, w, 0)
+}
+
+// weightedDeltaSumBF16From is the reference loop of WeightedDeltaSumBF16 over
+// the elements from lo on.
+func weightedDeltaSumBF16From(dst []float32, base []uint16, xs [][]uint16, w []float32, lo int) {
 	base = base[:len(dst)]
 	for k := range xs {
 		_ = xs[k][:len(dst)]
 	}
-	for i, bh := range base {
-		b := bf16ToF32(bh)
+	for i := lo; i < len(dst); i++ {
+		b := bf16ToF32(base[i])
 		var acc float32
 		for k, x := range xs {
 			acc += float32(w[k] * (bf16ToF32(x[i]) - b))
@@ -193,34 +206,52 @@ func refWeightedDeltaSumBF16(dst []float32, base []uint16, xs [][]uint16, w []fl
 
 func refSum(x []float32) float64 {
 	var acc [sumLanes]float64
-	for i, v := range x {
-		acc[i%sumLanes] += float64(v)
-	}
+	sumFrom(&acc, x, 0)
 	return combineLanes(&acc)
+}
+
+// sumFrom adds x[i] for i >= lo into acc[i%sumLanes]; sumSquaresFrom,
+// dotFrom and sumAbsFrom likewise. Assembly wrappers use them for the tail.
+func sumFrom(acc *[sumLanes]float64, x []float32, lo int) {
+	for i := lo; i < len(x); i++ {
+		acc[i%sumLanes] += float64(x[i])
+	}
+}
+
+func sumSquaresFrom(acc *[sumLanes]float64, x []float32, lo int) {
+	for i := lo; i < len(x); i++ {
+		acc[i%sumLanes] += float64(float64(x[i]) * float64(x[i]))
+	}
+}
+
+func dotFrom(acc *[sumLanes]float64, x, y []float32, lo int) {
+	y = y[:len(x)]
+	for i := lo; i < len(x); i++ {
+		acc[i%sumLanes] += float64(float64(x[i]) * float64(y[i]))
+	}
+}
+
+func sumAbsFrom(acc *[sumLanes]float64, x []float32, lo int) {
+	for i := lo; i < len(x); i++ {
+		acc[i%sumLanes] += float64(math.Float32frombits(math.Float32bits(x[i]) & 0x7fffffff))
+	}
 }
 
 func refSumSquares(x []float32) float64 {
 	var acc [sumLanes]float64
-	for i, v := range x {
-		acc[i%sumLanes] += float64(float64(v) * float64(v)) // exact product
-	}
+	sumSquaresFrom(&acc, x, 0) // each square is exact in float64
 	return combineLanes(&acc)
 }
 
 func refDot(x, y []float32) float64 {
-	y = y[:len(x)]
 	var acc [sumLanes]float64
-	for i, v := range x {
-		acc[i%sumLanes] += float64(float64(v) * float64(y[i])) // exact product
-	}
+	dotFrom(&acc, x, y, 0) // each product is exact in float64
 	return combineLanes(&acc)
 }
 
 func refSumAbs(x []float32) float64 {
 	var acc [sumLanes]float64
-	for i, v := range x {
-		acc[i%sumLanes] += float64(math.Float32frombits(math.Float32bits(v) & 0x7fffffff))
-	}
+	sumAbsFrom(&acc, x, 0)
 	return combineLanes(&acc)
 }
 

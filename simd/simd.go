@@ -7,8 +7,11 @@
 // The assembly implementations (AVX2 on amd64, NEON on arm64) return the
 // same bits as the reference for every input: no kernel uses fused
 // multiply-add, and the reductions accumulate in the reference's fixed lane
-// order. bfloat16 and float16 data are passed as []uint16 holding the bit
-// patterns.
+// order. The one freedom is the payload of a NaN produced by arithmetic:
+// when more than one operand is a NaN, instruction sets differ in which one
+// they propagate, so arithmetic kernels promise a NaN there, not its bits.
+// The conversions keep NaN sign and payload exactly. bfloat16 and float16
+// data are passed as []uint16 holding the bit patterns.
 //
 // The implementation is chosen once, at program start-up, from the CPU's
 // features (golang.org/x/sys/cpu). The environment variable GOMERGE_SIMD

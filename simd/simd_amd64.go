@@ -2,5 +2,338 @@
 
 package simd
 
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
 // archKernels returns the amd64 implementations the CPU supports, best last.
-func archKernels() []*kernels { return nil }
+// The AVX2 level also needs F16C (every AVX2 CPU has it) for the float16
+// conversions.
+func archKernels() []*kernels {
+	if cpu.X86.HasAVX2 && cpu.X86.HasF16C {
+		return []*kernels{&avx2Kernels}
+	}
+	return nil
+}
+
+// avx2Kernels uses AVX2 assembly for the conversions, the elementwise
+// kernels, the fused sums and the reductions; the rest is generic.
+var avx2Kernels = func() kernels {
+	k := genericKernels
+	k.level = "avx2"
+	k.bf16ToF32 = bf16ToF32AVX2Slice
+	k.f16ToF32 = f16ToF32AVX2Slice
+	k.f32ToBF16 = f32ToBF16AVX2Slice
+	k.f32ToF16 = f32ToF16AVX2Slice
+	k.addScaled = addScaledAVX2Slice
+	k.scale = scaleAVX2Slice
+	k.sub = func(dst, x, y []float32) { binAVX2(subAVX2, refSub, dst, x, y) }
+	k.add = func(dst, x, y []float32) { binAVX2(addAVX2, refAdd, dst, x, y) }
+	k.mul = func(dst, x, y []float32) { binAVX2(mulAVX2, refMul, dst, x, y) }
+	k.weightedDeltaSum = weightedDeltaSumAVX2Slice
+	k.weightedDeltaSumBF16 = weightedDeltaSumBF16AVX2Slice
+	k.sum = sumAVX2Slice
+	k.sumSquares = sumSquaresAVX2Slice
+	k.dot = dotAVX2Slice
+	k.sumAbs = sumAbsAVX2Slice
+	k.maxAbs = maxAbsAVX2Slice
+	k.countAbsGE = countAbsGEAVX2Slice
+	return k
+}()
+
+// bf16ToF32AVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] = bf16ToF32(src[i]) }
+//
+//go:noescape
+func bf16ToF32AVX2(dst *float32, src *uint16, n int)
+
+// f16ToF32AVX2 implements, for n a multiple of 16, with VCVTPH2PS,
+//
+//	for i := range n { dst[i] = f16ToF32(src[i]) }
+//
+//go:noescape
+func f16ToF32AVX2(dst *float32, src *uint16, n int)
+
+// f32ToBF16AVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] = f32ToBF16(src[i]) }
+//
+//go:noescape
+func f32ToBF16AVX2(dst *uint16, src *float32, n int)
+
+// f32ToF16AVX2 implements, for n a multiple of 16, with VCVTPS2PH imm 0
+// (round to nearest even),
+//
+//	for i := range n { dst[i] = f32ToF16(src[i]) }
+//
+//go:noescape
+func f32ToF16AVX2(dst *uint16, src *float32, n int)
+
+// addScaledAVX2 implements, for n a multiple of 32,
+//
+//	for i := range n { dst[i] += float32(a * x[i]) }
+//
+//go:noescape
+func addScaledAVX2(dst *float32, a float32, x *float32, n int)
+
+// scaleAVX2 implements, for n a multiple of 32,
+//
+//	for i := range n { dst[i] *= a }
+//
+//go:noescape
+func scaleAVX2(dst *float32, a float32, n int)
+
+// subAVX2 implements, for n a multiple of 32,
+//
+//	for i := range n { dst[i] = x[i] - y[i] }
+//
+//go:noescape
+func subAVX2(dst, x, y *float32, n int)
+
+// addAVX2 implements, for n a multiple of 32,
+//
+//	for i := range n { dst[i] = x[i] + y[i] }
+//
+//go:noescape
+func addAVX2(dst, x, y *float32, n int)
+
+// mulAVX2 implements, for n a multiple of 32,
+//
+//	for i := range n { dst[i] = x[i] * y[i] }
+//
+//go:noescape
+func mulAVX2(dst, x, y *float32, n int)
+
+// weightedDeltaSumAVX2 implements, for n a multiple of 32 and k rows,
+//
+//	for i := range n {
+//		b := base[i]
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (xs[j][i] - b)) }
+//		dst[i] = b + acc
+//	}
+//
+// dst may equal base.
+//
+//go:noescape
+func weightedDeltaSumAVX2(dst, base *float32, xs *[]float32, w *float32, k, n int)
+
+// weightedDeltaSumBF16AVX2 implements, for n a multiple of 32 and k rows,
+//
+//	for i := range n {
+//		b := bf16ToF32(base[i])
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (bf16ToF32(xs[j][i]) - b)) }
+//		dst[i] = b + acc
+//	}
+//
+//go:noescape
+func weightedDeltaSumBF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+
+// sumAVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) }
+//
+//go:noescape
+func sumAVX2(acc *[sumLanes]float64, x *float32, n int)
+
+// sumSquaresAVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) * float64(x[i]) }
+//
+//go:noescape
+func sumSquaresAVX2(acc *[sumLanes]float64, x *float32, n int)
+
+// dotAVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) * float64(y[i]) }
+//
+//go:noescape
+func dotAVX2(acc *[sumLanes]float64, x, y *float32, n int)
+
+// sumAbsAVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(abs(x[i])) }
+//
+//go:noescape
+func sumAbsAVX2(acc *[sumLanes]float64, x *float32, n int)
+
+// maxAbsAVX2 implements, for n a multiple of 16,
+//
+//	for i := range n { m[i%8] = max(m[i%8], bits(x[i]) & 0x7fffffff) }
+//
+//go:noescape
+func maxAbsAVX2(m *[8]uint32, x *float32, n int)
+
+// countAbsGEAVX2 implements, for n a multiple of 16 and below 2^31,
+//
+//	for i := range n { if abs(x[i]) >= thr { c++ } }; return c
+//
+//go:noescape
+func countAbsGEAVX2(x *float32, thr float32, n int) int
+
+func bf16ToF32AVX2Slice(dst []float32, src []uint16) {
+	src = src[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		bf16ToF32AVX2(&dst[0], &src[0], n)
+	}
+	refBF16ToF32(dst[n:], src[n:])
+}
+
+func f16ToF32AVX2Slice(dst []float32, src []uint16) {
+	src = src[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		f16ToF32AVX2(&dst[0], &src[0], n)
+	}
+	refF16ToF32(dst[n:], src[n:])
+}
+
+func f32ToBF16AVX2Slice(dst []uint16, src []float32) {
+	src = src[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		f32ToBF16AVX2(&dst[0], &src[0], n)
+	}
+	refF32ToBF16(dst[n:], src[n:])
+}
+
+func f32ToF16AVX2Slice(dst []uint16, src []float32) {
+	src = src[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		f32ToF16AVX2(&dst[0], &src[0], n)
+	}
+	refF32ToF16(dst[n:], src[n:])
+}
+
+func addScaledAVX2Slice(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 31
+	if n > 0 {
+		addScaledAVX2(&dst[0], a, &x[0], n)
+	}
+	refAddScaled(dst[n:], a, x[n:])
+}
+
+func scaleAVX2Slice(dst []float32, a float32) {
+	n := len(dst) &^ 31
+	if n > 0 {
+		scaleAVX2(&dst[0], a, n)
+	}
+	refScale(dst[n:], a)
+}
+
+func binAVX2(asm func(dst, x, y *float32, n int), ref func(dst, x, y []float32), dst, x, y []float32) {
+	x = x[:len(dst)]
+	y = y[:len(dst)]
+	n := len(dst) &^ 31
+	if n > 0 {
+		asm(&dst[0], &x[0], &y[0], n)
+	}
+	ref(dst[n:], x[n:], y[n:])
+}
+
+func weightedDeltaSumAVX2Slice(dst, base []float32, xs [][]float32, w []float32) {
+	base = base[:len(dst)]
+	w = w[:len(xs)]
+	for k := range xs {
+		_ = xs[k][:len(dst)]
+	}
+	n := len(dst) &^ 31
+	if n > 0 {
+		var xp *[]float32
+		var wp *float32
+		if len(xs) > 0 {
+			xp, wp = &xs[0], &w[0]
+		}
+		weightedDeltaSumAVX2(&dst[0], &base[0], xp, wp, len(xs), n)
+	}
+	weightedDeltaSumFrom(dst, base, xs, w, n)
+}
+
+func weightedDeltaSumBF16AVX2Slice(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+	base = base[:len(dst)]
+	w = w[:len(xs)]
+	for k := range xs {
+		_ = xs[k][:len(dst)]
+	}
+	n := len(dst) &^ 31
+	if n > 0 {
+		var xp *[]uint16
+		var wp *float32
+		if len(xs) > 0 {
+			xp, wp = &xs[0], &w[0]
+		}
+		weightedDeltaSumBF16AVX2(&dst[0], &base[0], xp, wp, len(xs), n)
+	}
+	weightedDeltaSumBF16From(dst, base, xs, w, n)
+}
+
+func sumAVX2Slice(x []float32) float64 {
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		sumAVX2(&acc, &x[0], n)
+	}
+	sumFrom(&acc, x, n)
+	return combineLanes(&acc)
+}
+
+func sumSquaresAVX2Slice(x []float32) float64 {
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		sumSquaresAVX2(&acc, &x[0], n)
+	}
+	sumSquaresFrom(&acc, x, n)
+	return combineLanes(&acc)
+}
+
+func dotAVX2Slice(x, y []float32) float64 {
+	y = y[:len(x)]
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		dotAVX2(&acc, &x[0], &y[0], n)
+	}
+	dotFrom(&acc, x, y, n)
+	return combineLanes(&acc)
+}
+
+func sumAbsAVX2Slice(x []float32) float64 {
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		sumAbsAVX2(&acc, &x[0], n)
+	}
+	sumAbsFrom(&acc, x, n)
+	return combineLanes(&acc)
+}
+
+func maxAbsAVX2Slice(x []float32) float32 {
+	var m [8]uint32
+	n := len(x) &^ 15
+	if n > 0 {
+		maxAbsAVX2(&m, &x[0], n)
+	}
+	r := math.Float32bits(refMaxAbs(x[n:]))
+	for _, v := range m {
+		r = max(r, v)
+	}
+	return math.Float32frombits(r)
+}
+
+func countAbsGEAVX2Slice(x []float32, thr float32) int {
+	c := 0
+	for len(x) >= 16 {
+		n := min(len(x), 1<<30) &^ 15
+		c += countAbsGEAVX2(&x[0], thr, n)
+		x = x[n:]
+	}
+	return c + refCountAbsGE(x, thr)
+}

@@ -1,0 +1,557 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2 (+F16C) kernels. Each routine handles n elements, n a multiple of the
+// block size given in its Go declaration (simd_amd64.go); the Go wrappers run
+// the reference loop on the tail. None of them uses FMA: every product is
+// rounded by VMULPS before the VADDPS, matching the reference bit for bit.
+
+// BCAST32 broadcasts a 32-bit immediate into all lanes of Y.
+#define BCAST32(imm, X, Y) MOVL $imm, AX; VMOVD AX, X; VPBROADCASTD X, Y
+
+// func bf16ToF32AVX2(dst *float32, src *uint16, n int)
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	BCAST32(0x7fffffff, X13, Y13) // abs mask
+	BCAST32(0x7f800000, X14, Y14) // +Inf
+	BCAST32(0x00400000, X15, Y15) // quiet bit
+	XORQ BX, BX
+
+bf16loop:
+	CMPQ BX, CX
+	JAE  bf16done
+	VPMOVZXWD (SI)(BX*2), Y0
+	VPMOVZXWD 16(SI)(BX*2), Y1
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	// Quiet NaNs: v |= quiet & (|v| > Inf).
+	VPAND     Y13, Y0, Y2
+	VPAND     Y13, Y1, Y3
+	VPCMPGTD  Y14, Y2, Y2
+	VPCMPGTD  Y14, Y3, Y3
+	VPAND     Y15, Y2, Y2
+	VPAND     Y15, Y3, Y3
+	VPOR      Y2, Y0, Y0
+	VPOR      Y3, Y1, Y1
+	VMOVDQU   Y0, (DI)(BX*4)
+	VMOVDQU   Y1, 32(DI)(BX*4)
+	ADDQ      $16, BX
+	JMP       bf16loop
+
+bf16done:
+	VZEROUPPER
+	RET
+
+// func f16ToF32AVX2(dst *float32, src *uint16, n int)
+TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ BX, BX
+
+f16loop:
+	CMPQ      BX, CX
+	JAE       f16done
+	VCVTPH2PS (SI)(BX*2), Y0
+	VCVTPH2PS 16(SI)(BX*2), Y1
+	VMOVUPS   Y0, (DI)(BX*4)
+	VMOVUPS   Y1, 32(DI)(BX*4)
+	ADDQ      $16, BX
+	JMP       f16loop
+
+f16done:
+	VZEROUPPER
+	RET
+
+// ROUNDBF16 rounds the float32 lanes of V to bfloat16 in the low 16 bits of
+// each lane of R (T1, T2 scratch): r = (v + 0x7fff + (v>>16)&1) >> 16, or
+// (v>>16) | 0x40 for a NaN.
+#define ROUNDBF16(V, R, T1, T2) \
+	VPSRLD    $16, V, T1     \
+	VPAND     Y12, T1, R     \
+	VPADDD    Y11, R, R      \
+	VPADDD    V, R, R        \
+	VPSRLD    $16, R, R      \
+	VPOR      Y15, T1, T1    \
+	VPAND     Y13, V, T2     \
+	VPCMPGTD  Y14, T2, T2    \
+	VPBLENDVB T2, T1, R, R
+
+// func f32ToBF16AVX2(dst *uint16, src *float32, n int)
+TEXT ·f32ToBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	BCAST32(0x00007fff, X11, Y11) // rounding bias
+	BCAST32(0x00000001, X12, Y12) // lsb
+	BCAST32(0x7fffffff, X13, Y13) // abs mask
+	BCAST32(0x7f800000, X14, Y14) // +Inf
+	BCAST32(0x00000040, X15, Y15) // bf16 quiet bit
+	XORQ BX, BX
+
+tobf16loop:
+	CMPQ      BX, CX
+	JAE       tobf16done
+	VMOVDQU   (SI)(BX*4), Y0
+	VMOVDQU   32(SI)(BX*4), Y1
+	ROUNDBF16(Y0, Y2, Y4, Y5)
+	ROUNDBF16(Y1, Y3, Y6, Y7)
+	VPACKUSDW Y3, Y2, Y2       // [Y2 0-3, Y3 0-3, Y2 4-7, Y3 4-7]
+	VPERMQ    $0xd8, Y2, Y2    // in order
+	VMOVDQU   Y2, (DI)(BX*2)
+	ADDQ      $16, BX
+	JMP       tobf16loop
+
+tobf16done:
+	VZEROUPPER
+	RET
+
+// func f32ToF16AVX2(dst *uint16, src *float32, n int)
+TEXT ·f32ToF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ BX, BX
+
+tof16loop:
+	CMPQ      BX, CX
+	JAE       tof16done
+	VMOVUPS   (SI)(BX*4), Y0
+	VMOVUPS   32(SI)(BX*4), Y1
+	VCVTPS2PH $0, Y0, (DI)(BX*2)   // imm 0: round to nearest even
+	VCVTPS2PH $0, Y1, 16(DI)(BX*2)
+	ADDQ      $16, BX
+	JMP       tof16loop
+
+tof16done:
+	VZEROUPPER
+	RET
+
+// func addScaledAVX2(dst *float32, a float32, x *float32, n int)
+TEXT ·addScaledAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS a+8(FP), Y15
+	MOVQ         x+16(FP), SI
+	MOVQ         n+24(FP), CX
+	XORQ         BX, BX
+
+axloop:
+	CMPQ    BX, CX
+	JAE     axdone
+	VMULPS  (SI)(BX*4), Y15, Y0
+	VMULPS  32(SI)(BX*4), Y15, Y1
+	VMULPS  64(SI)(BX*4), Y15, Y2
+	VMULPS  96(SI)(BX*4), Y15, Y3
+	VADDPS  (DI)(BX*4), Y0, Y0
+	VADDPS  32(DI)(BX*4), Y1, Y1
+	VADDPS  64(DI)(BX*4), Y2, Y2
+	VADDPS  96(DI)(BX*4), Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $32, BX
+	JMP     axloop
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(dst *float32, a float32, n int)
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS a+8(FP), Y15
+	MOVQ         n+16(FP), CX
+	XORQ         BX, BX
+
+scloop:
+	CMPQ    BX, CX
+	JAE     scdone
+	VMULPS  (DI)(BX*4), Y15, Y0
+	VMULPS  32(DI)(BX*4), Y15, Y1
+	VMULPS  64(DI)(BX*4), Y15, Y2
+	VMULPS  96(DI)(BX*4), Y15, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $32, BX
+	JMP     scloop
+
+scdone:
+	VZEROUPPER
+	RET
+
+// BINOP defines dst[i] = x[i] OP y[i] over blocks of 32.
+#define BINOP(name, OP) \
+TEXT name(SB), NOSPLIT, $0-32 \
+	MOVQ dst+0(FP), DI \
+	MOVQ x+8(FP), SI \
+	MOVQ y+16(FP), DX \
+	MOVQ n+24(FP), CX \
+	XORQ BX, BX \
+loop: \
+	CMPQ    BX, CX \
+	JAE     done \
+	VMOVUPS (SI)(BX*4), Y0 \
+	VMOVUPS 32(SI)(BX*4), Y1 \
+	VMOVUPS 64(SI)(BX*4), Y2 \
+	VMOVUPS 96(SI)(BX*4), Y3 \
+	OP      (DX)(BX*4), Y0, Y0 \
+	OP      32(DX)(BX*4), Y1, Y1 \
+	OP      64(DX)(BX*4), Y2, Y2 \
+	OP      96(DX)(BX*4), Y3, Y3 \
+	VMOVUPS Y0, (DI)(BX*4) \
+	VMOVUPS Y1, 32(DI)(BX*4) \
+	VMOVUPS Y2, 64(DI)(BX*4) \
+	VMOVUPS Y3, 96(DI)(BX*4) \
+	ADDQ    $32, BX \
+	JMP     loop \
+done: \
+	VZEROUPPER \
+	RET
+
+// func subAVX2(dst, x, y *float32, n int)
+BINOP(·subAVX2, VSUBPS)
+
+// func addAVX2(dst, x, y *float32, n int)
+BINOP(·addAVX2, VADDPS)
+
+// func mulAVX2(dst, x, y *float32, n int)
+BINOP(·mulAVX2, VMULPS)
+
+// func weightedDeltaSumAVX2(dst, base *float32, xs *[]float32, w *float32, k, n int)
+TEXT ·weightedDeltaSumAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ xs+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ k+32(FP), R9
+	MOVQ n+40(FP), CX
+	XORQ BX, BX
+
+wdsloop:
+	CMPQ    BX, CX
+	JAE     wdsdone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	MOVQ    DX, R10              // &xs[0]
+	MOVQ    R8, R11              // &w[0]
+	MOVQ    R9, R12              // rows left
+
+wdsrow:
+	TESTQ        R12, R12
+	JZ           wdsstore
+	MOVQ         (R10), R13      // xs[k] data pointer
+	VBROADCASTSS (R11), Y15
+	VMOVUPS      (R13)(BX*4), Y8
+	VMOVUPS      32(R13)(BX*4), Y9
+	VMOVUPS      64(R13)(BX*4), Y10
+	VMOVUPS      96(R13)(BX*4), Y11
+	VSUBPS       Y0, Y8, Y8      // x - b
+	VSUBPS       Y1, Y9, Y9
+	VSUBPS       Y2, Y10, Y10
+	VSUBPS       Y3, Y11, Y11
+	VMULPS       Y15, Y8, Y8     // w * (x - b), rounded
+	VMULPS       Y15, Y9, Y9
+	VMULPS       Y15, Y10, Y10
+	VMULPS       Y15, Y11, Y11
+	VADDPS       Y8, Y4, Y4      // acc += ...
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	ADDQ         $24, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          wdsrow
+
+wdsstore:
+	VADDPS  Y4, Y0, Y0           // b + acc
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $32, BX
+	JMP     wdsloop
+
+wdsdone:
+	VZEROUPPER
+	RET
+
+// LOADBF16 loads 8 bfloat16 at M as float32 into Y. Signalling NaNs are not
+// quieted here: an x86 arithmetic result from a NaN operand is the first NaN
+// operand, quieted, whether it was signalling or not, so the result bits are
+// those of the convert-first reference.
+#define LOADBF16(M, Y) VPMOVZXWD M, Y; VPSLLD $16, Y, Y
+
+// func weightedDeltaSumBF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+TEXT ·weightedDeltaSumBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ xs+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ k+32(FP), R9
+	MOVQ n+40(FP), CX
+	XORQ BX, BX
+
+wdshloop:
+	CMPQ BX, CX
+	JAE  wdshdone
+	LOADBF16((SI)(BX*2), Y0)
+	LOADBF16(16(SI)(BX*2), Y1)
+	LOADBF16(32(SI)(BX*2), Y2)
+	LOADBF16(48(SI)(BX*2), Y3)
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   DX, R10
+	MOVQ   R8, R11
+	MOVQ   R9, R12
+
+wdshrow:
+	TESTQ        R12, R12
+	JZ           wdshstore
+	MOVQ         (R10), R13
+	VBROADCASTSS (R11), Y15
+	LOADBF16((R13)(BX*2), Y8)
+	LOADBF16(16(R13)(BX*2), Y9)
+	LOADBF16(32(R13)(BX*2), Y10)
+	LOADBF16(48(R13)(BX*2), Y11)
+	VSUBPS       Y0, Y8, Y8
+	VSUBPS       Y1, Y9, Y9
+	VSUBPS       Y2, Y10, Y10
+	VSUBPS       Y3, Y11, Y11
+	VMULPS       Y15, Y8, Y8
+	VMULPS       Y15, Y9, Y9
+	VMULPS       Y15, Y10, Y10
+	VMULPS       Y15, Y11, Y11
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	ADDQ         $24, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          wdshrow
+
+wdshstore:
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $32, BX
+	JMP     wdshloop
+
+wdshdone:
+	VZEROUPPER
+	RET
+
+// The reductions keep the 16 float64 lane accumulators of the reference in
+// Y8..Y11 (lanes 0-3, 4-7, 8-11, 12-15), loaded from and stored back to *acc
+// (DI). Element i of each block of 16 goes to lane i, as in the reference.
+#define REDUCE_BEGIN \
+	VMOVUPD (DI), Y8 \
+	VMOVUPD 32(DI), Y9 \
+	VMOVUPD 64(DI), Y10 \
+	VMOVUPD 96(DI), Y11 \
+	XORQ    BX, BX
+
+#define REDUCE_END \
+	VMOVUPD Y8, (DI) \
+	VMOVUPD Y9, 32(DI) \
+	VMOVUPD Y10, 64(DI) \
+	VMOVUPD Y11, 96(DI) \
+	VZEROUPPER \
+	RET
+
+// func sumAVX2(acc *[16]float64, x *float32, n int)
+TEXT ·sumAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ acc+0(FP), DI
+	REDUCE_BEGIN
+
+sumloop:
+	CMPQ      BX, CX
+	JAE       sumdone
+	VCVTPS2PD (SI)(BX*4), Y0
+	VCVTPS2PD 16(SI)(BX*4), Y1
+	VCVTPS2PD 32(SI)(BX*4), Y2
+	VCVTPS2PD 48(SI)(BX*4), Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $16, BX
+	JMP       sumloop
+
+sumdone:
+	REDUCE_END
+
+// func sumSquaresAVX2(acc *[16]float64, x *float32, n int)
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ acc+0(FP), DI
+	REDUCE_BEGIN
+
+ssqloop:
+	CMPQ      BX, CX
+	JAE       ssqdone
+	VCVTPS2PD (SI)(BX*4), Y0
+	VCVTPS2PD 16(SI)(BX*4), Y1
+	VCVTPS2PD 32(SI)(BX*4), Y2
+	VCVTPS2PD 48(SI)(BX*4), Y3
+	VMULPD    Y0, Y0, Y0
+	VMULPD    Y1, Y1, Y1
+	VMULPD    Y2, Y2, Y2
+	VMULPD    Y3, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $16, BX
+	JMP       ssqloop
+
+ssqdone:
+	REDUCE_END
+
+// func dotAVX2(acc *[16]float64, x, y *float32, n int)
+TEXT ·dotAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ acc+0(FP), DI
+	REDUCE_BEGIN
+
+dotloop:
+	CMPQ      BX, CX
+	JAE       dotdone
+	VCVTPS2PD (SI)(BX*4), Y0
+	VCVTPS2PD 16(SI)(BX*4), Y1
+	VCVTPS2PD 32(SI)(BX*4), Y2
+	VCVTPS2PD 48(SI)(BX*4), Y3
+	VCVTPS2PD (DX)(BX*4), Y4
+	VCVTPS2PD 16(DX)(BX*4), Y5
+	VCVTPS2PD 32(DX)(BX*4), Y6
+	VCVTPS2PD 48(DX)(BX*4), Y7
+	VMULPD    Y4, Y0, Y0
+	VMULPD    Y5, Y1, Y1
+	VMULPD    Y6, Y2, Y2
+	VMULPD    Y7, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $16, BX
+	JMP       dotloop
+
+dotdone:
+	REDUCE_END
+
+// func sumAbsAVX2(acc *[16]float64, x *float32, n int)
+TEXT ·sumAbsAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ acc+0(FP), DI
+	REDUCE_BEGIN
+	BCAST32(0x7fffffff, X15, Y15) // abs mask (float32 lanes)
+
+sabsloop:
+	CMPQ      BX, CX
+	JAE       sabsdone
+	VANDPS    (SI)(BX*4), Y15, Y0
+	VANDPS    32(SI)(BX*4), Y15, Y2
+	VEXTRACTF128 $1, Y0, X1
+	VEXTRACTF128 $1, Y2, X3
+	VCVTPS2PD X0, Y0
+	VCVTPS2PD X1, Y1
+	VCVTPS2PD X2, Y2
+	VCVTPS2PD X3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $16, BX
+	JMP       sabsloop
+
+sabsdone:
+	REDUCE_END
+
+// func maxAbsAVX2(m *[8]uint32, x *float32, n int)
+TEXT ·maxAbsAVX2(SB), NOSPLIT, $0-24
+	MOVQ    m+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    n+16(FP), CX
+	BCAST32(0x7fffffff, X15, Y15)
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	XORQ    BX, BX
+
+maxloop:
+	CMPQ    BX, CX
+	JAE     maxdone
+	VPAND   (SI)(BX*4), Y15, Y2
+	VPAND   32(SI)(BX*4), Y15, Y3
+	VPMAXUD Y2, Y0, Y0
+	VPMAXUD Y3, Y1, Y1
+	ADDQ    $16, BX
+	JMP     maxloop
+
+maxdone:
+	VPMAXUD Y1, Y0, Y0
+	VMOVDQU Y0, (DI)
+	VZEROUPPER
+	RET
+
+// func countAbsGEAVX2(x *float32, thr float32, n int) int
+TEXT ·countAbsGEAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS thr+8(FP), Y14
+	MOVQ         n+16(FP), CX
+	BCAST32(0x7fffffff, X15, Y15)
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	XORQ         BX, BX
+
+cntloop:
+	CMPQ    BX, CX
+	JAE     cntdone
+	VANDPS  (SI)(BX*4), Y15, Y2
+	VANDPS  32(SI)(BX*4), Y15, Y3
+	VCMPPS  $0x1d, Y14, Y2, Y2    // |x| >= thr, ordered: NaN never counts
+	VCMPPS  $0x1d, Y14, Y3, Y3
+	VPSUBD  Y2, Y0, Y0            // mask lanes are -1
+	VPSUBD  Y3, Y1, Y1
+	ADDQ    $16, BX
+	JMP     cntloop
+
+cntdone:
+	VPADDD       Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, AX
+	MOVQ         AX, ret+24(FP)
+	VZEROUPPER
+	RET
