@@ -1,0 +1,323 @@
+package orderstat
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// chunked returns a Scan over data in chunks of random sizes (different on
+// every call, as the Scan contract allows), counting its calls.
+func chunked(data []float32, seed uint64, calls *int) Scan {
+	return func(ctx context.Context, visit func([]float32) error) error {
+		*calls++
+		r := rand.New(rand.NewPCG(seed, uint64(*calls)))
+		for lo := 0; lo < len(data); {
+			hi := min(len(data), lo+1+r.IntN(97))
+			if err := visit(data[lo:hi]); err != nil {
+				return err
+			}
+			lo = hi
+		}
+		return nil
+	}
+}
+
+// concurrent returns a Scan that visits fixed chunks from several goroutines.
+func concurrent(data []float32, workers int) Scan {
+	return func(ctx context.Context, visit func([]float32) error) error {
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		const size = 37
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for lo := w * size; lo < len(data); lo += workers * size {
+					if err := visit(data[lo:min(len(data), lo+size)]); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+}
+
+// sortedRef sorts a copy of data in the package's order: NaNs last, −0 and
+// +0 equal.
+func sortedRef(data []float32, abs bool) []float32 {
+	s := slices.Clone(data)
+	if abs {
+		for i, v := range s {
+			s[i] = float32(math.Abs(float64(v)))
+		}
+	}
+	slices.SortFunc(s, func(a, b float32) int {
+		an, bn := a != a, b != b
+		switch {
+		case an && bn:
+			return 0
+		case an:
+			return 1
+		case bn:
+			return -1
+		case a < b:
+			return -1
+		case a > b:
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+func sameValue(a, b float32) bool {
+	if a != a || b != b {
+		return a != a && b != b
+	}
+	if a == 0 && b == 0 {
+		return true
+	}
+	return math.Float32bits(a) == math.Float32bits(b)
+}
+
+// genData draws n values of a named distribution.
+func genData(kind string, n int, seed uint64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	out := make([]float32, n)
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xffc00001), // a negative NaN
+		math.Float32frombits(1), math.Float32frombits(0x807fffff), // subnormals
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+	for i := range out {
+		switch kind {
+		case "normal":
+			out[i] = float32(r.NormFloat64() * 1e-3)
+		case "duplicates":
+			out[i] = float32(r.IntN(7)-3) * 0.25
+		case "special":
+			if r.IntN(4) == 0 {
+				out[i] = special[r.IntN(len(special))]
+			} else {
+				out[i] = float32(r.NormFloat64())
+			}
+		case "bits": // every bit pattern, NaNs included
+			out[i] = math.Float32frombits(r.Uint32())
+		case "narrow": // all in one high-16 bucket
+			out[i] = math.Float32frombits(0x3f800000 | uint32(r.IntN(1<<16)))
+		case "constant":
+			out[i] = 1.5
+		}
+	}
+	return out
+}
+
+func TestKthMatchesSort(t *testing.T) {
+	kinds := []string{"normal", "duplicates", "special", "bits", "narrow", "constant"}
+	sizes := []int{1, 2, 7, 1000, 20011}
+	for _, kind := range kinds {
+		for _, n := range sizes {
+			for _, abs := range []bool{false, true} {
+				data := genData(kind, n, uint64(n))
+				want := sortedRef(data, abs)
+				// 0, n−1, the middle, spread ranks (many buckets) and
+				// repeats, in unsorted order.
+				ks := []int64{int64(n - 1), 0, int64(n / 2)}
+				r := rand.New(rand.NewPCG(uint64(n), 1))
+				for range 12 {
+					ks = append(ks, int64(r.IntN(n)))
+				}
+				ks = append(ks, 0, int64(n-1))
+				for _, few := range []bool{false, true} {
+					use := ks
+					if few { // ≤ absSIMDBuckets buckets: the SIMD second pass for abs
+						use = ks[:2]
+					}
+					calls := 0
+					scan := chunked(data, uint64(n), &calls)
+					var got []float32
+					var err error
+					if abs {
+						got, err = KthAbs(context.Background(), scan, use...)
+					} else {
+						got, err = Kth(context.Background(), scan, use...)
+					}
+					if err != nil {
+						t.Fatalf("%s n=%d abs=%v: %v", kind, n, abs, err)
+					}
+					if calls != 2 {
+						t.Errorf("%s n=%d abs=%v: %d passes, want 2", kind, n, abs, calls)
+					}
+					for i, k := range use {
+						if !sameValue(got[i], want[k]) {
+							t.Errorf("%s n=%d abs=%v: rank %d = %g (%#x), want %g (%#x)", kind, n, abs, k,
+								got[i], math.Float32bits(got[i]), want[k], math.Float32bits(want[k]))
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSpecialOrder(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	negNaN := math.Float32frombits(0xffc00000)
+	data := []float32{nan, 3, negZero, -1, float32(math.Inf(1)), 0, negNaN, float32(math.Inf(-1)), -2}
+	tests := []struct {
+		abs  bool
+		k    int64
+		want float32
+	}{
+		{false, 0, float32(math.Inf(-1))},
+		{false, 1, -2},
+		{false, 2, -1},
+		{false, 3, 0},
+		{false, 4, 0},
+		{false, 5, 3},
+		{false, 6, float32(math.Inf(1))},
+		{false, 7, nan},
+		{false, 8, nan},
+		{true, 0, 0},
+		{true, 1, 0},
+		{true, 2, 1},
+		{true, 5, float32(math.Inf(1))},
+		{true, 6, float32(math.Inf(1))},
+		{true, 7, nan},
+	}
+	for _, tc := range tests {
+		calls := 0
+		f := Kth
+		if tc.abs {
+			f = KthAbs
+		}
+		got, err := f(context.Background(), chunked(data, 1, &calls), tc.k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameValue(got[0], tc.want) {
+			t.Errorf("abs=%v rank %d = %g, want %g", tc.abs, tc.k, got[0], tc.want)
+		}
+		if got[0] == 0 && math.Signbit(float64(got[0])) {
+			t.Errorf("abs=%v rank %d: zero returned as −0, want +0", tc.abs, tc.k)
+		}
+	}
+}
+
+func TestConcurrentVisits(t *testing.T) {
+	data := genData("special", 50000, 3)
+	ks := []int64{0, 1, 100, 25000, 49998, 49999}
+	for _, abs := range []bool{false, true} {
+		want := sortedRef(data, abs)
+		f := Kth
+		if abs {
+			f = KthAbs
+		}
+		got, err := f(context.Background(), concurrent(data, 4), ks...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range ks {
+			if !sameValue(got[i], want[k]) {
+				t.Errorf("abs=%v rank %d = %g, want %g", abs, k, got[i], want[k])
+			}
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	if _, err := Kth(ctx, chunked(nil, 1, &calls), 0); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty input: err = %v, want ErrEmpty", err)
+	}
+	data := []float32{1, 2, 3}
+	for _, k := range []int64{-1, 3} {
+		if _, err := Kth(ctx, chunked(data, 1, &calls), k); err == nil {
+			t.Errorf("rank %d of 3 values: no error", k)
+		}
+	}
+	// A scan that visits different values the second time.
+	n := 0
+	changing := func(ctx context.Context, visit func([]float32) error) error {
+		n++
+		if n == 1 {
+			return visit([]float32{1, 2, 3})
+		}
+		return visit([]float32{1, 2})
+	}
+	if _, err := Kth(ctx, changing, 2); err == nil {
+		t.Error("non-repeatable scan: no error")
+	}
+	boom := errors.New("boom")
+	failing := func(ctx context.Context, visit func([]float32) error) error { return boom }
+	if _, err := KthAbs(ctx, failing, 0); !errors.Is(err, boom) {
+		t.Errorf("failing scan: err = %v, want boom", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Kth(cctx, chunked(data, 1, &calls), 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+func TestCount(t *testing.T) {
+	data := genData("normal", 1234, 1)
+	n, err := Count(context.Background(), concurrent(data, 3))
+	if err != nil || n != 1234 {
+		t.Errorf("Count = %d, %v; want 1234", n, err)
+	}
+}
+
+func TestSelectorStates(t *testing.T) {
+	s := NewSelector(false, 0)
+	if s.Done() || s.Pass() != 0 || s.Results() != nil {
+		t.Fatal("fresh selector not in pass 0")
+	}
+	s.Add([]float32{5, 4})
+	if err := s.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Pass() != 1 || s.N() != 2 {
+		t.Fatalf("after pass 1: pass %d, n %d", s.Pass(), s.N())
+	}
+	s.Add([]float32{4})
+	s.Add([]float32{5})
+	if err := s.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Done() || s.Results()[0] != 4 {
+		t.Fatalf("results %v", s.Results())
+	}
+	if err := s.Next(); err == nil {
+		t.Error("Next after done: no error")
+	}
+}
+
+func BenchmarkSelector(b *testing.B) {
+	data := genData("normal", 1<<20, 1)
+	for _, abs := range []bool{false, true} {
+		name := "signed"
+		if abs {
+			name = "abs"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(2 * 4 * len(data)))
+			for b.Loop() {
+				s := NewSelector(abs, 1000, 500000)
+				s.Add(data)
+				s.Next()
+				s.Add(data)
+				s.Next()
+			}
+		})
+	}
+}
