@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -53,7 +52,7 @@ func (o *outputFlags) dtype() (formats.DType, error) {
 }
 
 func (o *outputFlags) writeOptions(inputs []string) (formats.WriteOptions, error) {
-	n, err := ParseSize(o.ShardSize)
+	n, err := formats.ParseSize(o.ShardSize)
 	if err != nil {
 		return formats.WriteOptions{}, fmt.Errorf("--shard-size: %w", err)
 	}
@@ -61,35 +60,6 @@ func (o *outputFlags) writeOptions(inputs []string) (formats.WriteOptions, error
 		n = -1
 	}
 	return formats.WriteOptions{ShardSize: n, Sync: o.Sync, Inputs: inputs}, nil
-}
-
-// ParseSize parses a byte size: "5GB", "500MB", "2GiB", "1.5G", "1000".
-// Decimal units (KB, MB, GB, TB; K, M, G, T; and B for billion, as in
-// mergekit's "5B") are powers of 1000; binary units (KiB, MiB, GiB, TiB)
-// powers of 1024. A bare number is bytes.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	units := []struct {
-		suffix string
-		mult   float64
-	}{
-		{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"B", 1e9},
-	}
-	mult := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suffix) {
-			t = strings.TrimSpace(strings.TrimSuffix(t, u.suffix))
-			mult = u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("invalid size %q (examples: 5GB, 500MB, 2GiB)", s)
-	}
-	return int64(v * mult), nil
 }
 
 // openModels opens model arguments; "-" may appear once.
