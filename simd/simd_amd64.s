@@ -10,19 +10,53 @@
 // BCAST32 broadcasts a 32-bit immediate into all lanes of Y.
 #define BCAST32(imm, X, Y) MOVL $imm, AX; VMOVD AX, X; VPBROADCASTD X, Y
 
-// func bf16ToF32AVX2(dst *float32, src *uint16, n int)
-TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
+// STORE2 stores Y0, Y1 to 64 bytes at (DI)(BX*4), with non-temporal stores
+// if R14 is non-zero (DI then 32-byte aligned).
+#define STORE2(lbl) \
+	TESTQ    R14, R14 \
+	JNZ      lbl \
+	VMOVDQU  Y0, (DI)(BX*4) \
+	VMOVDQU  Y1, 32(DI)(BX*4) \
+	ADDQ     $16, BX \
+	JMP      loop \
+lbl: \
+	VMOVNTDQ Y0, (DI)(BX*4) \
+	VMOVNTDQ Y1, 32(DI)(BX*4) \
+	ADDQ     $16, BX \
+	JMP      loop
+
+// STORE4 is STORE2 for Y0..Y3 and 32 elements.
+#define STORE4(lbl) \
+	TESTQ    R14, R14 \
+	JNZ      lbl \
+	VMOVUPS  Y0, (DI)(BX*4) \
+	VMOVUPS  Y1, 32(DI)(BX*4) \
+	VMOVUPS  Y2, 64(DI)(BX*4) \
+	VMOVUPS  Y3, 96(DI)(BX*4) \
+	ADDQ     $32, BX \
+	JMP      loop \
+lbl: \
+	VMOVNTPS Y0, (DI)(BX*4) \
+	VMOVNTPS Y1, 32(DI)(BX*4) \
+	VMOVNTPS Y2, 64(DI)(BX*4) \
+	VMOVNTPS Y3, 96(DI)(BX*4) \
+	ADDQ     $32, BX \
+	JMP      loop
+
+// func bf16ToF32AVX2(dst *float32, src *uint16, n int, nt bool)
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-25
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    n+16(FP), CX
+	MOVBQZX nt+24(FP), R14
 	BCAST32(0x7fffffff, X13, Y13) // abs mask
 	BCAST32(0x7f800000, X14, Y14) // +Inf
 	BCAST32(0x00400000, X15, Y15) // quiet bit
 	XORQ BX, BX
 
-bf16loop:
+loop:
 	CMPQ BX, CX
-	JAE  bf16done
+	JAE  done
 	VPMOVZXWD (SI)(BX*2), Y0
 	VPMOVZXWD 16(SI)(BX*2), Y1
 	VPSLLD    $16, Y0, Y0
@@ -36,33 +70,30 @@ bf16loop:
 	VPAND     Y15, Y3, Y3
 	VPOR      Y2, Y0, Y0
 	VPOR      Y3, Y1, Y1
-	VMOVDQU   Y0, (DI)(BX*4)
-	VMOVDQU   Y1, 32(DI)(BX*4)
-	ADDQ      $16, BX
-	JMP       bf16loop
+	STORE2(ntstore)
 
-bf16done:
+done:
+	SFENCE
 	VZEROUPPER
 	RET
 
-// func f16ToF32AVX2(dst *float32, src *uint16, n int)
-TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	XORQ BX, BX
+// func f16ToF32AVX2(dst *float32, src *uint16, n int, nt bool)
+TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-25
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    n+16(FP), CX
+	MOVBQZX nt+24(FP), R14
+	XORQ    BX, BX
 
-f16loop:
+loop:
 	CMPQ      BX, CX
-	JAE       f16done
+	JAE       done
 	VCVTPH2PS (SI)(BX*2), Y0
 	VCVTPH2PS 16(SI)(BX*2), Y1
-	VMOVUPS   Y0, (DI)(BX*4)
-	VMOVUPS   Y1, 32(DI)(BX*4)
-	ADDQ      $16, BX
-	JMP       f16loop
+	STORE2(ntstore)
 
-f16done:
+done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -223,19 +254,20 @@ BINOP(·addAVX2, VADDPS)
 // func mulAVX2(dst, x, y *float32, n int)
 BINOP(·mulAVX2, VMULPS)
 
-// func weightedDeltaSumAVX2(dst, base *float32, xs *[]float32, w *float32, k, n int)
-TEXT ·weightedDeltaSumAVX2(SB), NOSPLIT, $0-48
+// func weightedDeltaSumAVX2(dst, base *float32, xs *[]float32, w *float32, k, lo, hi int, nt bool)
+TEXT ·weightedDeltaSumAVX2(SB), NOSPLIT, $0-57
 	MOVQ dst+0(FP), DI
 	MOVQ base+8(FP), SI
 	MOVQ xs+16(FP), DX
 	MOVQ w+24(FP), R8
 	MOVQ k+32(FP), R9
-	MOVQ n+40(FP), CX
-	XORQ BX, BX
+	MOVQ lo+40(FP), BX
+	MOVQ hi+48(FP), CX
+	MOVBQZX nt+56(FP), R14
 
-wdsloop:
+loop:
 	CMPQ    BX, CX
-	JAE     wdsdone
+	JAE     done
 	VMOVUPS (SI)(BX*4), Y0
 	VMOVUPS 32(SI)(BX*4), Y1
 	VMOVUPS 64(SI)(BX*4), Y2
@@ -279,14 +311,10 @@ wdsstore:
 	VADDPS  Y5, Y1, Y1
 	VADDPS  Y6, Y2, Y2
 	VADDPS  Y7, Y3, Y3
-	VMOVUPS Y0, (DI)(BX*4)
-	VMOVUPS Y1, 32(DI)(BX*4)
-	VMOVUPS Y2, 64(DI)(BX*4)
-	VMOVUPS Y3, 96(DI)(BX*4)
-	ADDQ    $32, BX
-	JMP     wdsloop
+	STORE4(ntstore)
 
-wdsdone:
+done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -296,19 +324,20 @@ wdsdone:
 // those of the convert-first reference.
 #define LOADBF16(M, Y) VPMOVZXWD M, Y; VPSLLD $16, Y, Y
 
-// func weightedDeltaSumBF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
-TEXT ·weightedDeltaSumBF16AVX2(SB), NOSPLIT, $0-48
+// func weightedDeltaSumBF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, lo, hi int, nt bool)
+TEXT ·weightedDeltaSumBF16AVX2(SB), NOSPLIT, $0-57
 	MOVQ dst+0(FP), DI
 	MOVQ base+8(FP), SI
 	MOVQ xs+16(FP), DX
 	MOVQ w+24(FP), R8
 	MOVQ k+32(FP), R9
-	MOVQ n+40(FP), CX
-	XORQ BX, BX
+	MOVQ lo+40(FP), BX
+	MOVQ hi+48(FP), CX
+	MOVBQZX nt+56(FP), R14
 
-wdshloop:
+loop:
 	CMPQ BX, CX
-	JAE  wdshdone
+	JAE  done
 	LOADBF16((SI)(BX*2), Y0)
 	LOADBF16(16(SI)(BX*2), Y1)
 	LOADBF16(32(SI)(BX*2), Y2)
@@ -352,14 +381,10 @@ wdshstore:
 	VADDPS  Y5, Y1, Y1
 	VADDPS  Y6, Y2, Y2
 	VADDPS  Y7, Y3, Y3
-	VMOVUPS Y0, (DI)(BX*4)
-	VMOVUPS Y1, 32(DI)(BX*4)
-	VMOVUPS Y2, 64(DI)(BX*4)
-	VMOVUPS Y3, 96(DI)(BX*4)
-	ADDQ    $32, BX
-	JMP     wdshloop
+	STORE4(ntstore)
 
-wdshdone:
+done:
+	SFENCE
 	VZEROUPPER
 	RET
 
