@@ -1,0 +1,120 @@
+package widen
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// compareNaNLast orders float64 values ascending with NaN after every
+// number (as torch's sort does); two NaNs compare equal.
+func compareNaNLast(x, y float64) int {
+	xn, yn := math.IsNaN(x), math.IsNaN(y)
+	switch {
+	case xn && yn:
+		return 0
+	case xn:
+		return 1
+	case yn:
+		return -1
+	}
+	return cmp.Compare(x, y)
+}
+
+// rankPositions sets pos[j] to the position of column j in the stable
+// ascending order of keys (NaN last): equal keys keep their index order.
+// idx is scratch space of len(keys).
+func rankPositions(pos []int32, keys []float64, idx []int32) {
+	for j := range idx {
+		idx[j] = int32(j)
+	}
+	// Sorting by (key, index) is the stable sort by key.
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := compareNaNLast(keys[a], keys[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	for p, j := range idx {
+		pos[j] = int32(p)
+	}
+}
+
+// calibratedRank reports whether rank index i of c columns is above alpha
+// times the mean rank: i/c > alpha·(c−1)/(2c), evaluated exactly as
+// 2·i > alpha·(c−1).
+func calibratedRank(i int32, c int, alpha float64) bool {
+	return float64(2*int64(i)) > alpha*float64(c-1)
+}
+
+// addRankScores adds, for every column j, the importance score of each
+// model k from its rank positions pos[k][j] among c columns to acc[k][j]:
+// the softmax over the models of pos/c, replaced by calib where the rank is
+// calibrated. e is scratch space of len(pos).
+func addRankScores(acc [][]float64, pos [][]int32, c int, alpha, calib float64, e []float64) {
+	for j := range c {
+		for k := range pos {
+			e[k] = float64(pos[k][j]) / float64(c)
+		}
+		softmax(e)
+		for k := range pos {
+			if calibratedRank(pos[k][j], c, alpha) {
+				e[k] = calib
+			}
+			acc[k][j] += e[k]
+		}
+	}
+}
+
+// columnWeights returns w[k][j] = (magnitude score + direction score)/2 of
+// model k at column j, from the rank positions of the magnitude and the
+// direction differences.
+func columnWeights(magPos, dirPos [][]int32, c int, alpha, calib float64) [][]float32 {
+	n := len(magPos)
+	acc := make([][]float64, n)
+	for k := range acc {
+		acc[k] = make([]float64, c)
+	}
+	e := make([]float64, n)
+	addRankScores(acc, magPos, c, alpha, calib, e)
+	addRankScores(acc, dirPos, c, alpha, calib, e)
+	w := make([][]float32, n)
+	for k := range w {
+		w[k] = make([]float32, c)
+		for j, v := range acc[k] {
+			w[k][j] = float32(0.5 * v)
+		}
+	}
+	return w
+}
+
+// softmax replaces v by exp(v − max v) / Σ exp(v − max v), in float64.
+func softmax(v []float64) {
+	hi := math.Inf(-1)
+	for _, x := range v {
+		hi = max(hi, x)
+	}
+	var sum float64
+	for i, x := range v {
+		v[i] = math.Exp(x - hi)
+		sum += v[i]
+	}
+	for i := range v {
+		v[i] /= sum
+	}
+}
+
+// columnDifferences computes, from the per-column statistics of the base
+// (ss0 = Σ w0²) and of a model (ss = Σ w², dot = Σ w·w0), the magnitude
+// difference |‖w‖ − ‖w0‖| and the direction difference 1 − cos(w, w0) of
+// every column. A zero column has no direction: its direction difference
+// is NaN (it ranks last), as in the official code, which divides by the
+// norm without an epsilon. An unchanged column gives exactly 0 for both.
+func columnDifferences(mag, dir, ss0, ss, dot []float64) {
+	for j := range mag {
+		mag[j] = math.Abs(math.Sqrt(ss[j]) - math.Sqrt(ss0[j]))
+		// sqrt(ss·ss0) rather than sqrt(ss)·sqrt(ss0): for an unchanged
+		// column ss = ss0 = dot and sqrt(fl(x²)) = x, so cos is exactly 1.
+		dir[j] = 1 - dot[j]/math.Sqrt(ss[j]*ss0[j])
+	}
+}

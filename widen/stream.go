@@ -1,0 +1,340 @@
+package widen
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/simd"
+)
+
+// columnStats are the per-column statistics of pass 1 over N models and
+// C columns, one flat float64 vector laid out as
+// [ss0 | ss_1 … ss_N | dot_1 … dot_N], each part C long:
+// ss0[j] = Σ_r base[r,j]², ss_k[j] = Σ_r x_k[r,j]², dot_k[j] = Σ_r x_k[r,j]·base[r,j].
+type columnStats struct {
+	n, c int
+	v    []float64
+}
+
+func newColumnStats(n, c int) *columnStats {
+	return &columnStats{n: n, c: c, v: make([]float64, (1+2*n)*c)}
+}
+
+func (s *columnStats) ss0() []float64     { return s.v[:s.c] }
+func (s *columnStats) ss(k int) []float64 { return s.v[(1+k)*s.c : (2+k)*s.c] }
+func (s *columnStats) dot(k int) []float64 {
+	return s.v[(1+s.n+k)*s.c : (2+s.n+k)*s.c]
+}
+
+// add adds p's statistics to s's, element by element.
+func (s *columnStats) add(p *columnStats) {
+	dst := s.v[:len(p.v)]
+	for i, v := range p.v {
+		dst[i] += v
+	}
+}
+
+// orderedSum adds per-chunk partial statistics into a total strictly in
+// chunk order, whatever order the chunks finish in, so the total does not
+// depend on the thread count. Only partials that finished ahead of an
+// unfinished chunk are held.
+type orderedSum struct {
+	mu      sync.Mutex
+	total   *columnStats
+	next    int
+	pending map[int]*columnStats
+	free    []*columnStats
+}
+
+func newOrderedSum(n, c int) *orderedSum {
+	return &orderedSum{total: newColumnStats(n, c), pending: map[int]*columnStats{}}
+}
+
+// get returns a zeroed partial.
+func (o *orderedSum) get() *columnStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if k := len(o.free); k > 0 {
+		p := o.free[k-1]
+		o.free = o.free[:k-1]
+		clear(p.v)
+		return p
+	}
+	return newColumnStats(o.total.n, o.total.c)
+}
+
+// put hands in the partial of chunk i and folds every partial that is now
+// next in order into the total.
+func (o *orderedSum) put(i int, p *columnStats) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending[i] = p
+	for {
+		q, ok := o.pending[o.next]
+		if !ok {
+			return
+		}
+		delete(o.pending, o.next)
+		o.total.add(q)
+		o.free = append(o.free, q)
+		o.next++
+	}
+}
+
+// addColumnSquares adds x[j]² to ss[j] in float64 (the products are exact).
+func addColumnSquares(ss []float64, x []float32) {
+	ss = ss[:len(x)]
+	for j, v := range x {
+		f := float64(v)
+		ss[j] += f * f
+	}
+}
+
+// addColumnStats adds x[j]² to ss[j] and x[j]·b[j] to dot[j] in float64.
+func addColumnStats(ss, dot []float64, x, b []float32) {
+	ss = ss[:len(x)]
+	dot = dot[:len(x)]
+	b = b[:len(x)]
+	for j, v := range x {
+		f := float64(v)
+		ss[j] += f * f
+		dot[j] += f * float64(b[j])
+	}
+}
+
+// readChunk fills a pooled buffer with elements [c.Lo, c.Hi) of src.
+func readChunk(src merge.Source, c merge.Chunk) ([]float32, error) {
+	buf := merge.GetFloats(c.Len())
+	if err := src.Read(buf, c.Lo); err != nil {
+		merge.PutFloats(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// mergeMatrix merges a 2-D tensor [rows, cols]. For a token embedding
+// (tokens true) WIDEN's columns are the stored rows.
+func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) error {
+	rows, cols := int(t.Shape[0]), int(t.Shape[1])
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	n := len(t.Inputs)
+	var st *columnStats
+	var err error
+	if tokens {
+		st, err = rowStats(ctx, t, rows, cols)
+	} else {
+		st, err = columnStatsPass(ctx, t, cols)
+	}
+	if err != nil {
+		return err
+	}
+	c := st.c
+	magPos := make([][]int32, n)
+	dirPos := make([][]int32, n)
+	mag := make([]float64, c)
+	dir := make([]float64, c)
+	idx := make([]int32, c)
+	for k := range n {
+		columnDifferences(mag, dir, st.ss0(), st.ss(k), st.dot(k))
+		magPos[k] = make([]int32, c)
+		dirPos[k] = make([]int32, c)
+		rankPositions(magPos[k], mag, idx)
+		rankPositions(dirPos[k], dir, idx)
+	}
+	st = nil
+	w := columnWeights(magPos, dirPos, c, m.Alpha, m.Calibration)
+	return weightedSumPass(ctx, t, cols, w, tokens)
+}
+
+// columnStatsPass is pass 1 for a linear weight: per-column sums over the
+// rows, per chunk of whole rows, added up in chunk order.
+func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats, error) {
+	n := len(t.Inputs)
+	sum := newOrderedSum(n, cols)
+	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+		p := sum.get()
+		b, err := readChunk(t.Base, c)
+		if err != nil {
+			return err
+		}
+		defer merge.PutFloats(b)
+		ss0 := p.ss0()
+		for r := 0; r < len(b); r += cols {
+			addColumnSquares(ss0, b[r:r+cols])
+		}
+		x := merge.GetFloats(c.Len())
+		defer merge.PutFloats(x)
+		for k, in := range t.Inputs {
+			if err := in.Read(x, c.Lo); err != nil {
+				return err
+			}
+			ss, dot := p.ss(k), p.dot(k)
+			for r := 0; r < len(x); r += cols {
+				addColumnStats(ss, dot, x[r:r+cols], b[r:r+cols])
+			}
+		}
+		sum.put(c.Index, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sum.total, nil
+}
+
+// rowStats is pass 1 for a token embedding: every statistic belongs to one
+// stored row, which lies inside one chunk.
+func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats, error) {
+	n := len(t.Inputs)
+	st := newColumnStats(n, rows)
+	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+		b, err := readChunk(t.Base, c)
+		if err != nil {
+			return err
+		}
+		defer merge.PutFloats(b)
+		r0 := int(c.Lo) / cols
+		ss0 := st.ss0()
+		for r := 0; r*cols < len(b); r++ {
+			ss0[r0+r] = simd.SumSquares(b[r*cols : (r+1)*cols])
+		}
+		x := merge.GetFloats(c.Len())
+		defer merge.PutFloats(x)
+		for k, in := range t.Inputs {
+			if err := in.Read(x, c.Lo); err != nil {
+				return err
+			}
+			ss, dot := st.ss(k), st.dot(k)
+			for r := 0; r*cols < len(x); r++ {
+				xr, br := x[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols]
+				ss[r0+r] = simd.SumSquares(xr)
+				dot[r0+r] = simd.Dot(xr, br)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// weightedSumPass is pass 2 of a 2-D tensor: out = base + Σ_k w_k ⊙ (x_k −
+// base), accumulated in float32 in model order, with w_k[j] per column j
+// (tokens false) or per stored row (tokens true).
+func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
+	return t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+		b, err := readChunk(t.Base, c)
+		if err != nil {
+			return err
+		}
+		defer merge.PutFloats(b)
+		acc := merge.GetFloats(c.Len())
+		defer merge.PutFloats(acc)
+		clear(acc)
+		x := merge.GetFloats(c.Len())
+		defer merge.PutFloats(x)
+		r0 := int(c.Lo) / cols
+		for k, in := range t.Inputs {
+			if err := in.Read(x, c.Lo); err != nil {
+				return err
+			}
+			simd.Sub(x, x, b)
+			for r := 0; r*cols < len(x); r++ {
+				xr, ar := x[r*cols:(r+1)*cols], acc[r*cols:(r+1)*cols]
+				if tokens {
+					simd.AddScaled(ar, w[k][r0+r], xr)
+				} else {
+					simd.Mul(xr, xr, w[k])
+					simd.Add(ar, ar, xr)
+				}
+			}
+		}
+		simd.Add(acc, b, acc)
+		return t.Out.Write(acc, c.Lo)
+	})
+}
+
+// mergeVector merges a 1-D (or 0-D) tensor: no ranks; the scores are the
+// softmax over the models of the raw |Δ|, calibrated where |Δ| exceeds
+// alpha times the model's mean |Δ|.
+func (m *Method) mergeVector(ctx context.Context, t *merge.Task) error {
+	n := len(t.Inputs)
+	size := t.Len()
+	if size == 0 {
+		return nil
+	}
+	chunks := merge.Chunks(size, 1)
+	partial := make([]float64, len(chunks)*n)
+	// Pass 1: Σ|Δ| per model, per chunk, added in chunk order.
+	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		b, err := readChunk(t.Base, c)
+		if err != nil {
+			return err
+		}
+		defer merge.PutFloats(b)
+		x := merge.GetFloats(c.Len())
+		defer merge.PutFloats(x)
+		for k, in := range t.Inputs {
+			if err := in.Read(x, c.Lo); err != nil {
+				return err
+			}
+			simd.Sub(x, x, b)
+			partial[c.Index*n+k] = simd.SumAbs(x)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	thr := make([]float64, n)
+	for i := range chunks {
+		for k := range n {
+			thr[k] += partial[i*n+k]
+		}
+	}
+	for k := range thr {
+		thr[k] = m.Alpha * (thr[k] / float64(size))
+	}
+	// Pass 2: the weighted sum.
+	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		b, err := readChunk(t.Base, c)
+		if err != nil {
+			return err
+		}
+		defer merge.PutFloats(b)
+		d := make([][]float32, n)
+		for k, in := range t.Inputs {
+			if d[k], err = readChunk(in, c); err != nil {
+				return err
+			}
+			defer merge.PutFloats(d[k])
+			simd.Sub(d[k], d[k], b)
+		}
+		out := merge.GetFloats(c.Len())
+		defer merge.PutFloats(out)
+		e := make([]float64, n)
+		for i := range out {
+			for k := range n {
+				e[k] = float64(abs32(d[k][i]))
+			}
+			softmax(e)
+			var acc float32
+			for k := range n {
+				s := float32(e[k])
+				if float64(abs32(d[k][i])) > thr[k] {
+					s = float32(m.Calibration)
+				}
+				acc += float32(s * d[k][i])
+			}
+			out[i] = b[i] + acc
+		}
+		return t.Out.Write(out, c.Lo)
+	})
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
