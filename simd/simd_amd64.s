@@ -268,6 +268,8 @@ TEXT ·weightedDeltaSumAVX2(SB), NOSPLIT, $0-57
 loop:
 	CMPQ    BX, CX
 	JAE     done
+	PREFETCHT0 1024(SI)(BX*4)
+	PREFETCHT0 1088(SI)(BX*4)
 	VMOVUPS (SI)(BX*4), Y0
 	VMOVUPS 32(SI)(BX*4), Y1
 	VMOVUPS 64(SI)(BX*4), Y2
@@ -285,6 +287,8 @@ wdsrow:
 	JZ           wdsstore
 	MOVQ         (R10), R13      // xs[k] data pointer
 	VBROADCASTSS (R11), Y15
+	PREFETCHT0   1024(R13)(BX*4)
+	PREFETCHT0   1088(R13)(BX*4)
 	VMOVUPS      (R13)(BX*4), Y8
 	VMOVUPS      32(R13)(BX*4), Y9
 	VMOVUPS      64(R13)(BX*4), Y10
@@ -338,6 +342,7 @@ TEXT ·weightedDeltaSumBF16AVX2(SB), NOSPLIT, $0-57
 loop:
 	CMPQ BX, CX
 	JAE  done
+	PREFETCHT0 1024(SI)(BX*2)
 	LOADBF16((SI)(BX*2), Y0)
 	LOADBF16(16(SI)(BX*2), Y1)
 	LOADBF16(32(SI)(BX*2), Y2)
@@ -355,6 +360,7 @@ wdshrow:
 	JZ           wdshstore
 	MOVQ         (R10), R13
 	VBROADCASTSS (R11), Y15
+	PREFETCHT0 1024(R13)(BX*2)
 	LOADBF16((R13)(BX*2), Y8)
 	LOADBF16(16(R13)(BX*2), Y9)
 	LOADBF16(32(R13)(BX*2), Y10)
