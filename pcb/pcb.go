@@ -1,7 +1,250 @@
-// Package pcb implements PCB merging (parameter competition balancing, Du et al. 2024).
+// Package pcb implements PCB merging — parameter competition balancing (Du
+// et al., NeurIPS 2024, arXiv 2410.02396) — streamed, with the official
+// code's whole-model statistics computed exactly.
+//
+// PCB scores every entry of every task vector τ_k = model_k − base by its
+// importance within its task (intra-balancing, exp(n·MinMax(|τ̂_k|)²)) and
+// its agreement with the other tasks (inter-balancing), keeps the top
+// fraction r of each task's scores, rescales the survivors by min-max and
+// averages the clipped task vectors with those weights. The official code
+// flattens the whole model into one vector per task and sorts it; here the
+// sorted positions come from exact radix selection ([orderstat]) over
+// repeated streaming passes, so no flattened model is ever held.
 package pcb
 
-import "github.com/gomerge/gomerge/merge"
+import (
+	"context"
+	"fmt"
+	"math"
 
-// Methods returns the merge methods of this package.
-func Methods() []*merge.MethodSpec { return nil }
+	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/orderstat"
+)
+
+// Methods returns the merge methods of this package: pcb.
+func Methods() []*merge.MethodSpec { return []*merge.MethodSpec{Spec} }
+
+// Spec is the pcb merge method.
+var Spec = &merge.MethodSpec{
+	Name:       "pcb",
+	Aliases:    []string{"pcb_merging", "pcb-merging"},
+	Summary:    "PCB: parameter competition balancing of task vectors (Du et al. 2024), exact over the whole model",
+	Long:       longHelp,
+	Base:       merge.BaseRequired,
+	MinModels:  1,
+	TaskVector: true,
+	Params: []merge.ParamSpec{
+		{Name: "ratio", Aliases: []string{"pcb_ratio", "att_ratio"}, Kind: merge.Float, Default: 0.1,
+			Help: "fraction r of each task vector's entries kept (top r of the balance score), 0 < r ≤ 1"},
+		{Name: "lambda", Kind: merge.Float, Default: 1.0,
+			Help: "outer scale λ: merged = base + λ·τ_m"},
+		{Name: "clip", Aliases: []string{"clamp_ratio"}, Kind: merge.Float, Default: 0.01,
+			Help: "outlier clip c of |τ| at sorted positions ⌊d·c⌋ and ⌊d(1−c)−1⌋, 0 ≤ c < 0.5 (0.0001 in the reference script)"},
+		{Name: "scope", Kind: merge.String, Default: "model", Choices: []string{"model", "tensor"},
+			Help: "statistics over the whole model (official) or per tensor (cheaper, a different method)"},
+		{Name: "inter", Kind: merge.String, Default: "sum", Choices: []string{"sum", "pairwise", "pairwise-tanh"},
+			Help: "inter-balancing: sum = tanh(τ_k ⊙ Σ_j τ_j) (NLP code), pairwise = Σ_j tanh(ñ_k ⊙ ñ_j) (vision code)"},
+		{Name: "weight", Kind: merge.Float, Default: 1.0, PerModel: true,
+			Help: "λ_k of the model inside the weighted average Σ λ_k·τ̂_k·s_k / Σ s_k"},
+	},
+	New: newMethod,
+}
+
+const longHelp = `For every task vector τ_k = model_k − base (k = 1…n) over d merged
+parameters:
+
+  1. clip:    lo_k, hi_k = sorted(|τ_k|)[⌊d·c⌋], sorted(|τ_k|)[⌊d(1−c)−1⌋];
+              τ̂_k = sign(τ_k)·clamp(|τ_k|, lo_k, hi_k)
+  2. intra:   exp(n·MinMax(Â_k)²),  MinMax(Â_k) = (clamp(|τ_k|) − lo_k)/(hi_k − lo_k)
+  3. inter:   --inter sum:      tanh(τ_k ⊙ Σ_j τ_j)             (official NLP code)
+              --inter pairwise: Σ_j tanh(ñ_k ⊙ ñ_j), ñ = sign(τ)·MinMax(Â)  (vision code)
+  4. balance: B_k = intra ⊙ inter
+  5. drop:    thr_k = sorted(B_k)[⌊d(1−r)⌋], max_k = max B_k;
+              s_k = (max(B_k, thr_k) − thr_k)/(max_k − thr_k)  (the threshold entry gets 0)
+  6. merge:   τ_m = Σ_k λ_k·τ̂_k·s_k / max(Σ_k s_k, 1e-12);  merged = base + λ·τ_m
+
+Sorted positions use Python's int() truncation, exactly as the official code.
+With --scope model (default) d is every merged parameter of the whole model
+(tensors excluded with --exclude keep the base's values and are not part of d),
+so each task has one lo, hi, thr and max for the whole model. gomerge computes
+them exactly without holding the model: pass 1 and 2 read base and models to
+select lo and hi (two-level radix selection over float bit patterns), passes 3
+and 4 compute B to select thr and max, pass 5 computes and writes the merge —
+five reads of every input. --scope tensor applies the same steps to each tensor
+on its own (its own d and statistics): cheaper in effect, not the paper's
+method.
+
+The per-model weight is λ_k inside the weighted average, as in the vision
+code (λ_k = 1 and the outer λ give the NLP code). A weight-0 model adds
+nothing to the numerator but still takes part in the balance scores and the
+denominator.
+
+Where the official code divides 0 by 0 (giving NaN), gomerge defines:
+  • hi_k ≤ lo_k (a constant clipped task vector): MinMax = 0, so intra = 1
+    and ñ_k = 0;
+  • max_k = thr_k (ratio below 1/d, or ties at the top): s_k = 1 for the
+    entries equal to max_k and 0 for the rest.
+sign(0) = 0, so a zero entry of τ_k stays 0 in τ̂_k.
+
+With recipe parameters that vary by tensor, model-scope statistics are
+taken over the tensors that share the same global parameters. --scope model
+needs every merged tensor in every model (not --missing union).
+
+Example:
+  gomerge pcb --base base-model math-model code-model --ratio 0.1 --lambda 1.5 -o merged`
+
+// method is one configured pcb merge.
+type method struct {
+	ratio, lambda, clip float64
+	tensorScope         bool
+	pairwise            bool
+
+	// model scope: per-task statistics from Prepare, shared by every
+	// prepared tensor (by name).
+	stats    []taskStats
+	prepared map[string]bool
+}
+
+func newMethod(g merge.Params) (merge.Method, error) {
+	m := &method{
+		ratio:       g.Float("ratio", 0.1),
+		lambda:      g.Float("lambda", 1),
+		clip:        g.Float("clip", 0.01),
+		tensorScope: g.String("scope", "model") == "tensor",
+	}
+	switch s := g.String("scope", "model"); s {
+	case "model", "tensor":
+	default:
+		return nil, fmt.Errorf("pcb: scope %q: want model or tensor", s)
+	}
+	switch s := g.String("inter", "sum"); s {
+	case "sum":
+	case "pairwise", "pairwise-tanh":
+		m.pairwise = true
+	default:
+		return nil, fmt.Errorf("pcb: inter %q: want sum or pairwise", s)
+	}
+	if !(m.ratio > 0 && m.ratio <= 1) {
+		return nil, fmt.Errorf("pcb: ratio %g: want 0 < ratio ≤ 1 (the fraction of entries kept)", m.ratio)
+	}
+	if !(m.clip >= 0 && m.clip < 0.5) {
+		return nil, fmt.Errorf("pcb: clip %g: want 0 ≤ clip < 0.5", m.clip)
+	}
+	if math.IsNaN(m.lambda) || math.IsInf(m.lambda, 0) {
+		return nil, fmt.Errorf("pcb: lambda %g is not finite", m.lambda)
+	}
+	return m, nil
+}
+
+// Sorted positions, computed as the official code does in Python floats
+// with int() truncation; the explicit float64 conversions keep the compiler
+// from fusing the multiply and subtract.
+
+func clipLoRank(d int64, c float64) int64 { return clampRank(int64(float64(d)*c), d) }
+
+func clipHiRank(d int64, c float64) int64 {
+	return clampRank(int64(float64(float64(d)*(1-c))-1), d)
+}
+
+func dropRank(d int64, r float64) int64 { return clampRank(int64(float64(d)*(1-r)), d) }
+
+func clampRank(k, d int64) int64 { return min(max(k, 0), d-1) }
+
+// Prepare implements merge.Preparer: with --scope model it computes every
+// task vector's statistics over all tasks (four of the five passes).
+func (m *method) Prepare(ctx context.Context, tasks []*merge.Task) error {
+	if m.tensorScope || len(tasks) == 0 {
+		return nil
+	}
+	n := len(tasks[0].Inputs)
+	for _, t := range tasks {
+		if t.Base == nil {
+			return fmt.Errorf("pcb: tensor %q: no base tensor", t.Name)
+		}
+		if len(t.Inputs) != n {
+			return fmt.Errorf("pcb --scope model: tensor %q has %d of the %d models (every merged tensor must be in every model; use --scope tensor or --missing intersection)", t.Name, len(t.Inputs), n)
+		}
+	}
+	g := newGroup(tasks, tasks[0].Threads())
+	st, err := m.statistics(ctx, g)
+	if err != nil {
+		return err
+	}
+	m.stats = st
+	m.prepared = make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		m.prepared[t.Name] = true
+	}
+	return nil
+}
+
+// Merge implements merge.Method: the merge pass of one tensor (after its
+// statistics passes with --scope tensor).
+func (m *method) Merge(ctx context.Context, t *merge.Task) error {
+	if t.Base == nil {
+		return fmt.Errorf("pcb: tensor %q: no base tensor", t.Name)
+	}
+	st := m.stats
+	if m.tensorScope {
+		g := newGroup([]*merge.Task{t}, t.Threads())
+		var err error
+		if st, err = m.statistics(ctx, g); err != nil {
+			return err
+		}
+	} else if !m.prepared[t.Name] {
+		return fmt.Errorf("pcb: tensor %q: model-scope statistics were not prepared for it", t.Name)
+	}
+	w := make([]float32, len(t.Inputs))
+	for k := range w {
+		w[k] = float32(t.Model[k].Float("weight", 1))
+	}
+	lambda := float32(m.lambda)
+	g := newGroup([]*merge.Task{t}, t.Threads())
+	return g.forEach(ctx, func(it item, b *buffers) error {
+		balance(b, st, m.pairwise)
+		out := b.sum // combine reads sum as the numerator, elementwise
+		combine(out, b, st, w, lambda)
+		if err := t.Out.Write(out, it.c.Lo); err != nil {
+			return fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		return nil
+	})
+}
+
+// statistics runs the four selection passes over a group and returns every
+// task's lo, hi, thr and max.
+func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) {
+	d, n := g.d, g.n
+	st := make([]taskStats, n)
+	if d == 0 {
+		return st, nil
+	}
+	// Passes 1–2: |τ| at the clip positions.
+	sel := make([]*orderstat.Selector, n)
+	for k := range sel {
+		sel[k] = orderstat.NewSelector(true, clipLoRank(d, m.clip), clipHiRank(d, m.clip))
+	}
+	if err := g.select2(ctx, sel, func(b *buffers) [][]float32 { return b.tau }); err != nil {
+		return nil, err
+	}
+	for k, s := range sel {
+		r := s.Results()
+		st[k].lo, st[k].hi = r[0], r[1]
+	}
+	// Passes 3–4: the balance score at the drop position, and its maximum.
+	for k := range sel {
+		sel[k] = orderstat.NewSelector(false, dropRank(d, m.ratio), d-1)
+	}
+	err := g.select2(ctx, sel, func(b *buffers) [][]float32 {
+		balance(b, st, m.pairwise)
+		return b.bal
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, s := range sel {
+		r := s.Results()
+		st[k].thr, st[k].max = r[0], r[1]
+	}
+	return st, nil
+}
