@@ -1,0 +1,310 @@
+package widen
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/simd"
+)
+
+// namedTensor is one tensor of a test checkpoint.
+type namedTensor struct {
+	name  string
+	shape []int64
+	data  []float32
+}
+
+// writeCheckpoint writes tensors as dt to path (a .safetensors file, or a
+// directory sharded at shardSize bytes).
+func writeCheckpoint(t *testing.T, path string, dt formats.DType, tensors []namedTensor, shardSize int64) {
+	t.Helper()
+	var specs []formats.TensorSpec
+	for _, x := range tensors {
+		specs = append(specs, formats.TensorSpec{Name: x.name, DType: dt, Shape: x.shape})
+	}
+	w, err := formats.Create(path, specs, formats.WriteOptions{ShardSize: shardSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range tensors {
+		if _, err := w.WriteFloat32(x.name, 0, x.data, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openModel(t *testing.T, path string) *formats.Model {
+	t.Helper()
+	m, err := formats.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func readFloats(t *testing.T, m *formats.Model, name string) []float32 {
+	t.Helper()
+	x, ok := m.Tensor(name)
+	if !ok {
+		t.Fatalf("%s: no tensor %q", m.Path, name)
+	}
+	n := int64(1)
+	for _, d := range x.Shape {
+		n *= d
+	}
+	out := make([]float32, n)
+	if _, err := x.ReadFloat32(out, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readRaw(t *testing.T, m *formats.Model, name string) []byte {
+	t.Helper()
+	x, ok := m.Tensor(name)
+	if !ok {
+		t.Fatalf("%s: no tensor %q", m.Path, name)
+	}
+	b := make([]byte, x.Size)
+	if err := x.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mergeCheckpoints runs widen through the engine: PlanMerge and Write.
+func mergeCheckpoints(t *testing.T, base string, models []string, global merge.Params, exclude []*regexp.Regexp, threads int, out string) {
+	t.Helper()
+	cfg := &merge.Config{Spec: Spec, Params: merge.ConstParams{Global: global}, Base: openModel(t, base),
+		Exclude: exclude, Threads: threads}
+	for _, p := range models {
+		cfg.Models = append(cfg.Models, openModel(t, p))
+	}
+	plan, err := merge.PlanMerge(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := merge.Write(context.Background(), plan, merge.Output{Path: out}, merge.ExecOptions{Threads: threads}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testFamily returns a base and two experts with tensors of every kind;
+// big adds tensors larger than one chunk.
+func testFamily(seed uint64, big bool) [][]namedTensor {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	shapes := []namedTensor{
+		{name: "model.embed_tokens.weight", shape: []int64{40, 8}},
+		{name: "model.layers.0.self_attn.q_proj.weight", shape: []int64{16, 8}},
+		{name: "model.layers.0.mlp.down_proj.weight", shape: []int64{8, 24}},
+		{name: "model.layers.0.input_layernorm.weight", shape: []int64{8}},
+		{name: "model.norm.weight", shape: []int64{8}},
+		{name: "lm_head.weight", shape: []int64{40, 8}},
+	}
+	if big {
+		shapes = append(shapes,
+			namedTensor{name: "model.layers.1.mlp.up_proj.weight", shape: []int64{1100, 1000}},
+			namedTensor{name: "model.layers.1.post_attention_layernorm.weight", shape: []int64{merge.ChunkElems + 77}},
+			namedTensor{name: "model.layers.1.embed_tokens.weight", shape: []int64{1200, 900}},
+		)
+	}
+	family := make([][]namedTensor, 3)
+	for _, s := range shapes {
+		n := int64(1)
+		for _, d := range s.shape {
+			n *= d
+		}
+		base := randomMatrix(rng, int(n), 1)
+		family[0] = append(family[0], namedTensor{s.name, s.shape, base})
+		for k := 1; k < 3; k++ {
+			x := addDelta(base, randomMatrix(rng, int(n), 0.05*float32(k)))
+			family[k] = append(family[k], namedTensor{s.name, s.shape, x})
+		}
+	}
+	return family
+}
+
+func TestThreadCountIndependent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tensors larger than a chunk")
+	}
+	dir := t.TempDir()
+	family := testFamily(1, true)
+	var paths []string
+	for k, f := range family {
+		p := filepath.Join(dir, []string{"base", "a", "b"}[k]+".safetensors")
+		writeCheckpoint(t, p, formats.BF16, f, 0)
+		paths = append(paths, p)
+	}
+	var outs [][]byte
+	for _, j := range []int{1, 2} {
+		out := filepath.Join(dir, "out.safetensors")
+		mergeCheckpoints(t, paths[0], paths[1:], merge.Params{"alpha": 1.0, "calibration": 1.0}, nil, j, out)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, b)
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Fatal("-j 1 and -j 2 outputs differ")
+	}
+}
+
+func TestExcludedTensorsKeepBaseBytes(t *testing.T) {
+	dir := t.TempDir()
+	family := testFamily(2, false)
+	var paths []string
+	for k, f := range family {
+		p := filepath.Join(dir, []string{"base", "a", "b"}[k]+".safetensors")
+		writeCheckpoint(t, p, formats.BF16, f, 0)
+		paths = append(paths, p)
+	}
+	out := filepath.Join(dir, "out.safetensors")
+	exclude := []*regexp.Regexp{regexp.MustCompile(`^lm_head\.`), regexp.MustCompile(`self_attn\.q_proj`)}
+	mergeCheckpoints(t, paths[0], paths[1:], merge.Params{}, exclude, 2, out)
+	base, merged := openModel(t, paths[0]), openModel(t, out)
+	for _, x := range family[0] {
+		same := bytes.Equal(readRaw(t, base, x.name), readRaw(t, merged, x.name))
+		excluded := exclude[0].MatchString(x.name) || exclude[1].MatchString(x.name)
+		if excluded && !same {
+			t.Errorf("%s is excluded but differs from the base", x.name)
+		}
+		if !excluded && same {
+			t.Errorf("%s was merged but equals the base", x.name)
+		}
+	}
+}
+
+// bf16Round rounds float32 values to bfloat16 and back.
+func bf16Round(x []float32) []float32 {
+	h := make([]uint16, len(x))
+	simd.F32ToBF16(h, x)
+	out := make([]float32, len(x))
+	simd.BF16ToF32(out, h)
+	return out
+}
+
+func TestMixedDTypesAndShardedInputs(t *testing.T) {
+	dir := t.TempDir()
+	family := testFamily(3, false)
+	base := filepath.Join(dir, "base")       // bf16, sharded directory
+	a := filepath.Join(dir, "a.safetensors") // f16 file
+	b := filepath.Join(dir, "b")             // f32, sharded directory
+	writeCheckpoint(t, base, formats.BF16, family[0], 600)
+	writeCheckpoint(t, a, formats.F16, family[1], 0)
+	writeCheckpoint(t, b, formats.F32, family[2], 1000)
+	if n := len(openModel(t, base).Shards()); n < 2 {
+		t.Fatalf("base has %d shards, want several", n)
+	}
+	out := filepath.Join(dir, "out")
+	params := merge.Params{"alpha": 1.5, "calibration": 0.7}
+	mergeCheckpoints(t, base, []string{a, b}, params, nil, 2, out)
+	mb, ma, mB, mo := openModel(t, base), openModel(t, a), openModel(t, b), openModel(t, out)
+	for _, x := range family[0] {
+		outT, _ := mo.Tensor(x.name)
+		if outT.DType != formats.BF16 {
+			t.Errorf("%s: output dtype %s, want the base's BF16", x.name, outT.DType)
+		}
+		want := bf16Round(runWiden(t, x.name, x.shape, readFloats(t, mb, x.name),
+			[][]float32{readFloats(t, ma, x.name), readFloats(t, mB, x.name)}, 1.5, 0.7))
+		got := readFloats(t, mo, x.name)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s[%d] = %v, want %v (in-memory merge of the decoded inputs)", x.name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// testbed is the trained checkpoint family of testdata/testbed.
+const testbed = "../testdata/testbed/models"
+
+func TestTestbedMerge(t *testing.T) {
+	base := filepath.Join(testbed, "base")
+	if _, err := os.Stat(base); err != nil {
+		t.Skip("testbed not present:", err)
+	}
+	add, rev := filepath.Join(testbed, "expert_add"), filepath.Join(testbed, "expert_rev")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "merged.safetensors")
+	mergeCheckpoints(t, base, []string{add, rev}, merge.Params{}, nil, 2, out)
+	mb, ma, mr, mo := openModel(t, base), openModel(t, add), openModel(t, rev), openModel(t, out)
+	if len(mo.Names()) != len(mb.Names()) {
+		t.Fatalf("merged model has %d tensors, base %d", len(mo.Names()), len(mb.Names()))
+	}
+	changed := 0
+	for _, name := range mb.Names() {
+		bt, _ := mb.Tensor(name)
+		ot, ok := mo.Tensor(name)
+		if !ok || ot.DType != bt.DType || !equalShapes(ot.Shape, bt.Shape) {
+			t.Fatalf("%s: merged tensor %v, base %v", name, ot, bt.TensorInfo)
+		}
+		b, xa, xr, o := readFloats(t, mb, name), readFloats(t, ma, name), readFloats(t, mr, name), readFloats(t, mo, name)
+		differs := false
+		for i := range o {
+			if math.IsNaN(float64(o[i])) || math.IsInf(float64(o[i]), 0) {
+				t.Fatalf("%s[%d] = %v", name, i, o[i])
+			}
+			// Every score is in (0, 1] with s = 1: the merged delta lies
+			// within the sum of the experts' deltas (plus bf16 rounding).
+			da, dr := float64(xa[i]-b[i]), float64(xr[i]-b[i])
+			d := float64(o[i] - b[i])
+			lo, hi := min(da, 0)+min(dr, 0), max(da, 0)+max(dr, 0)
+			tol := math.Abs(float64(o[i]))/128 + 1e-30
+			if d < lo-tol || d > hi+tol {
+				t.Fatalf("%s[%d]: merged delta %v outside [%v, %v]", name, i, d, lo, hi)
+			}
+			differs = differs || o[i] != b[i]
+		}
+		if differs {
+			changed++
+		}
+	}
+	if changed < len(mb.Names())/2 {
+		t.Errorf("only %d of %d tensors changed", changed, len(mb.Names()))
+	}
+	// One expert with s = 1 gives the expert back: every score is 1 and
+	// base + (expert − base) is exact for bf16 values.
+	one := filepath.Join(dir, "one.safetensors")
+	mergeCheckpoints(t, base, []string{add}, merge.Params{}, nil, 2, one)
+	m1 := openModel(t, one)
+	for _, name := range ma.Names() {
+		if !bytes.Equal(readRaw(t, m1, name), readRaw(t, ma, name)) {
+			t.Errorf("%s: a one-expert merge differs from the expert", name)
+		}
+	}
+	// The base merged with itself is the base.
+	self := filepath.Join(dir, "self.safetensors")
+	mergeCheckpoints(t, base, []string{base, base}, merge.Params{}, nil, 1, self)
+	ms := openModel(t, self)
+	for _, name := range mb.Names() {
+		if !bytes.Equal(readRaw(t, ms, name), readRaw(t, mb, name)) {
+			t.Errorf("%s: merging the base with itself changed it", name)
+		}
+	}
+}
+
+func equalShapes(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
