@@ -6,8 +6,8 @@ package simd
 // (NEON) is part of every arm64 CPU.
 func archKernels() []*kernels { return []*kernels{&neonKernels} }
 
-// neonKernels uses NEON assembly for the conversions and the fused sums;
-// the rest is generic.
+// neonKernels uses NEON assembly for the conversions, the elementwise
+// kernels, the fused sums and the float64 reductions; the rest is generic.
 var neonKernels = func() kernels {
 	k := genericKernels
 	k.level = "neon"
@@ -15,6 +15,17 @@ var neonKernels = func() kernels {
 	k.f16ToF32 = func(dst []float32, src []uint16) { toF32NEON(f16ToF32NEON, refF16ToF32, dst, src) }
 	k.f32ToBF16 = func(dst []uint16, src []float32) { fromF32NEON(f32ToBF16NEON, refF32ToBF16, dst, src) }
 	k.f32ToF16 = func(dst []uint16, src []float32) { fromF32NEON(f32ToF16NEON, refF32ToF16, dst, src) }
+	k.addScaled = addScaledNEONSlice
+	k.scale = scaleNEONSlice
+	k.sub = func(dst, x, y []float32) { binNEON(subNEON, refSub, dst, x, y) }
+	k.add = func(dst, x, y []float32) { binNEON(addNEON, refAdd, dst, x, y) }
+	k.mul = func(dst, x, y []float32) { binNEON(mulNEON, refMul, dst, x, y) }
+	k.weightedDeltaSum = weightedDeltaSumNEONSlice
+	k.weightedDeltaSumBF16 = weightedDeltaSumBF16NEONSlice
+	k.sum = func(x []float32) float64 { return reduceNEON(sumNEON, sumFrom, x) }
+	k.sumSquares = func(x []float32) float64 { return reduceNEON(sumSquaresNEON, sumSquaresFrom, x) }
+	k.sumAbs = func(x []float32) float64 { return reduceNEON(sumAbsNEON, sumAbsFrom, x) }
+	k.dot = dotNEONSlice
 	return k
 }()
 
@@ -63,4 +74,180 @@ func fromF32NEON(asm func(*uint16, *float32, int), ref func([]uint16, []float32)
 		asm(&dst[0], &src[0], n)
 	}
 	ref(dst[n:], src[n:])
+}
+
+// addScaledNEON implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] += float32(a * x[i]) }
+//
+//go:noescape
+func addScaledNEON(dst *float32, a float32, x *float32, n int)
+
+// scaleNEON implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] *= a }
+//
+//go:noescape
+func scaleNEON(dst *float32, a float32, n int)
+
+// subNEON implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] = x[i] - y[i] }
+//
+//go:noescape
+func subNEON(dst, x, y *float32, n int)
+
+// addNEON implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] = x[i] + y[i] }
+//
+//go:noescape
+func addNEON(dst, x, y *float32, n int)
+
+// mulNEON implements, for n a multiple of 16,
+//
+//	for i := range n { dst[i] = x[i] * y[i] }
+//
+//go:noescape
+func mulNEON(dst, x, y *float32, n int)
+
+// weightedDeltaSumNEON implements, for n a multiple of 16 and k rows,
+//
+//	for i := range n {
+//		b := base[i]
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (xs[j][i] - b)) }
+//		dst[i] = b + acc
+//	}
+//
+// dst may equal base.
+//
+//go:noescape
+func weightedDeltaSumNEON(dst, base *float32, xs *[]float32, w *float32, k, n int)
+
+// weightedDeltaSumBF16NEON implements, for n a multiple of 16 and k rows,
+//
+//	for i := range n {
+//		b := bf16ToF32(base[i])
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (bf16ToF32(xs[j][i]) - b)) }
+//		dst[i] = b + acc
+//	}
+//
+// (NaNs are not quieted on load; arithmetic results from NaN operands are
+// NaN either way.)
+//
+//go:noescape
+func weightedDeltaSumBF16NEON(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+
+// sumNEON implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) }
+//
+//go:noescape
+func sumNEON(acc *[sumLanes]float64, x *float32, n int)
+
+// sumSquaresNEON implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) * float64(x[i]) }
+//
+//go:noescape
+func sumSquaresNEON(acc *[sumLanes]float64, x *float32, n int)
+
+// dotNEON implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(x[i]) * float64(y[i]) }
+//
+//go:noescape
+func dotNEON(acc *[sumLanes]float64, x, y *float32, n int)
+
+// sumAbsNEON implements, for n a multiple of 16,
+//
+//	for i := range n { acc[i%16] += float64(abs(x[i])) }
+//
+//go:noescape
+func sumAbsNEON(acc *[sumLanes]float64, x *float32, n int)
+
+func addScaledNEONSlice(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		addScaledNEON(&dst[0], a, &x[0], n)
+	}
+	refAddScaled(dst[n:], a, x[n:])
+}
+
+func scaleNEONSlice(dst []float32, a float32) {
+	n := len(dst) &^ 15
+	if n > 0 {
+		scaleNEON(&dst[0], a, n)
+	}
+	refScale(dst[n:], a)
+}
+
+func binNEON(asm func(dst, x, y *float32, n int), ref func(dst, x, y []float32), dst, x, y []float32) {
+	x = x[:len(dst)]
+	y = y[:len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		asm(&dst[0], &x[0], &y[0], n)
+	}
+	ref(dst[n:], x[n:], y[n:])
+}
+
+func weightedDeltaSumNEONSlice(dst, base []float32, xs [][]float32, w []float32) {
+	base = base[:len(dst)]
+	w = w[:len(xs)]
+	for k := range xs {
+		_ = xs[k][:len(dst)]
+	}
+	n := len(dst) &^ 15
+	if n > 0 {
+		var xp *[]float32
+		var wp *float32
+		if len(xs) > 0 {
+			xp, wp = &xs[0], &w[0]
+		}
+		weightedDeltaSumNEON(&dst[0], &base[0], xp, wp, len(xs), n)
+	}
+	weightedDeltaSumFrom(dst, base, xs, w, n)
+}
+
+func weightedDeltaSumBF16NEONSlice(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+	base = base[:len(dst)]
+	w = w[:len(xs)]
+	for k := range xs {
+		_ = xs[k][:len(dst)]
+	}
+	n := len(dst) &^ 15
+	if n > 0 {
+		var xp *[]uint16
+		var wp *float32
+		if len(xs) > 0 {
+			xp, wp = &xs[0], &w[0]
+		}
+		weightedDeltaSumBF16NEON(&dst[0], &base[0], xp, wp, len(xs), n)
+	}
+	weightedDeltaSumBF16From(dst, base, xs, w, n)
+}
+
+func reduceNEON(asm func(*[sumLanes]float64, *float32, int), tail func(*[sumLanes]float64, []float32, int), x []float32) float64 {
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		asm(&acc, &x[0], n)
+	}
+	tail(&acc, x, n)
+	return combineLanes(&acc)
+}
+
+func dotNEONSlice(x, y []float32) float64 {
+	y = y[:len(x)]
+	var acc [sumLanes]float64
+	n := len(x) &^ 15
+	if n > 0 {
+		dotNEON(&acc, &x[0], &y[0], n)
+	}
+	dotFrom(&acc, x, y, n)
+	return combineLanes(&acc)
 }

@@ -16,6 +16,10 @@
 //	FCVTL2 Vd.4S, Vn.8H         0x4e217800 | n<<5 | d
 //	FCVTN  Vd.4H, Vn.4S         0x0e216800 | n<<5 | d
 //	FCVTN2 Vd.8H, Vn.4S         0x4e216800 | n<<5 | d
+//	FADD  Vd.2D, Vn.2D, Vm.2D   0x4e60d400 | m<<16 | n<<5 | d
+//	FMUL  Vd.2D, Vn.2D, Vm.2D   0x6e60dc00 | m<<16 | n<<5 | d
+//	FCVTL  Vd.2D, Vn.2S         0x0e617800 | n<<5 | d
+//	FCVTL2 Vd.2D, Vn.4S         0x4e617800 | n<<5 | d
 
 // func bf16ToF32NEON(dst *float32, src *uint16, n int)
 TEXT ·bf16ToF32NEON(SB), NOSPLIT, $0-24
@@ -142,6 +146,434 @@ loop:
 	VUZP1  V5.H8, V4.H8, V8.H8 // low halves of V4 then V5
 	VUZP1  V7.H8, V6.H8, V9.H8
 	VST1.P [V8.H8, V9.H8], 32(R0)
+	SUB    $16, R2
+	B      loop
+
+done:
+	RET
+
+// The fused sums keep 16 elements per block: base in V0-V3, the
+// accumulators in V4-V7, the row in V8-V11, w[k] broadcast in V16.
+
+// func weightedDeltaSumNEON(dst, base *float32, xs *[]float32, w *float32, k, n int)
+TEXT ·weightedDeltaSumNEON(SB), NOSPLIT, $0-48
+	MOVD dst+0(FP), R0
+	MOVD base+8(FP), R1
+	MOVD xs+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD n+40(FP), R5
+	MOVD $0, R6 // byte offset of element i in dst
+	MOVD $0, R13 // byte offset of element i in base and xs
+
+loop:
+	CBZ  R5, done
+	ADD  R13, R1, R7
+	VLD1 (R7), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R2, R8 // &xs[0]
+	MOVD R3, R9 // &w[0]
+	MOVD R4, R10 // rows left
+
+row:
+	CBZ     R10, store
+	MOVD    (R8), R11 // xs[k] data pointer
+	ADD     R13, R11, R11
+	VLD1R.P 4(R9), [V16.S4]
+	VLD1    (R11), [V8.S4, V9.S4, V10.S4, V11.S4]
+	WORD   $0x4ea0d508 // FSUB  V8.4S, V8.4S, V0.4S
+	WORD   $0x4ea1d529 // FSUB  V9.4S, V9.4S, V1.4S
+	WORD   $0x4ea2d54a // FSUB  V10.4S, V10.4S, V2.4S
+	WORD   $0x4ea3d56b // FSUB  V11.4S, V11.4S, V3.4S
+	WORD   $0x6e28de08 // FMUL  V8.4S, V16.4S, V8.4S
+	WORD   $0x6e29de09 // FMUL  V9.4S, V16.4S, V9.4S
+	WORD   $0x6e2ade0a // FMUL  V10.4S, V16.4S, V10.4S
+	WORD   $0x6e2bde0b // FMUL  V11.4S, V16.4S, V11.4S
+	WORD   $0x4e28d484 // FADD  V4.4S, V4.4S, V8.4S
+	WORD   $0x4e29d4a5 // FADD  V5.4S, V5.4S, V9.4S
+	WORD   $0x4e2ad4c6 // FADD  V6.4S, V6.4S, V10.4S
+	WORD   $0x4e2bd4e7 // FADD  V7.4S, V7.4S, V11.4S
+	ADD     $24, R8
+	SUB     $1, R10
+	B       row
+
+store:
+	WORD   $0x4e24d400 // FADD  V0.4S, V0.4S, V4.4S
+	WORD   $0x4e25d421 // FADD  V1.4S, V1.4S, V5.4S
+	WORD   $0x4e26d442 // FADD  V2.4S, V2.4S, V6.4S
+	WORD   $0x4e27d463 // FADD  V3.4S, V3.4S, V7.4S
+	ADD  R6, R0, R12
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R12)
+	ADD  $64, R6
+	ADD  $64, R13
+	SUB  $16, R5
+	B    loop
+
+done:
+	RET
+
+// func weightedDeltaSumBF16NEON(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+TEXT ·weightedDeltaSumBF16NEON(SB), NOSPLIT, $0-48
+	MOVD dst+0(FP), R0
+	MOVD base+8(FP), R1
+	MOVD xs+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD n+40(FP), R5
+	MOVD $0, R6 // byte offset of element i in dst
+	MOVD $0, R13 // byte offset of element i in base and xs
+	VEOR V31.B16, V31.B16, V31.B16
+
+loop:
+	CBZ  R5, done
+	ADD  R13, R1, R7
+	VLD1 (R7), [V12.H8, V13.H8]
+	VZIP1 V12.H8, V31.H8, V0.H8
+	VZIP2 V12.H8, V31.H8, V1.H8
+	VZIP1 V13.H8, V31.H8, V2.H8
+	VZIP2 V13.H8, V31.H8, V3.H8
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R2, R8 // &xs[0]
+	MOVD R3, R9 // &w[0]
+	MOVD R4, R10 // rows left
+
+row:
+	CBZ     R10, store
+	MOVD    (R8), R11 // xs[k] data pointer
+	ADD     R13, R11, R11
+	VLD1R.P 4(R9), [V16.S4]
+	VLD1    (R11), [V12.H8, V13.H8]
+	VZIP1   V12.H8, V31.H8, V8.H8
+	VZIP2   V12.H8, V31.H8, V9.H8
+	VZIP1   V13.H8, V31.H8, V10.H8
+	VZIP2   V13.H8, V31.H8, V11.H8
+	WORD   $0x4ea0d508 // FSUB  V8.4S, V8.4S, V0.4S
+	WORD   $0x4ea1d529 // FSUB  V9.4S, V9.4S, V1.4S
+	WORD   $0x4ea2d54a // FSUB  V10.4S, V10.4S, V2.4S
+	WORD   $0x4ea3d56b // FSUB  V11.4S, V11.4S, V3.4S
+	WORD   $0x6e28de08 // FMUL  V8.4S, V16.4S, V8.4S
+	WORD   $0x6e29de09 // FMUL  V9.4S, V16.4S, V9.4S
+	WORD   $0x6e2ade0a // FMUL  V10.4S, V16.4S, V10.4S
+	WORD   $0x6e2bde0b // FMUL  V11.4S, V16.4S, V11.4S
+	WORD   $0x4e28d484 // FADD  V4.4S, V4.4S, V8.4S
+	WORD   $0x4e29d4a5 // FADD  V5.4S, V5.4S, V9.4S
+	WORD   $0x4e2ad4c6 // FADD  V6.4S, V6.4S, V10.4S
+	WORD   $0x4e2bd4e7 // FADD  V7.4S, V7.4S, V11.4S
+	ADD     $24, R8
+	SUB     $1, R10
+	B       row
+
+store:
+	WORD   $0x4e24d400 // FADD  V0.4S, V0.4S, V4.4S
+	WORD   $0x4e25d421 // FADD  V1.4S, V1.4S, V5.4S
+	WORD   $0x4e26d442 // FADD  V2.4S, V2.4S, V6.4S
+	WORD   $0x4e27d463 // FADD  V3.4S, V3.4S, V7.4S
+	ADD  R6, R0, R12
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R12)
+	ADD  $64, R6
+	ADD  $32, R13
+	SUB  $16, R5
+	B    loop
+
+done:
+	RET
+
+// The reductions keep the 16 float64 lane accumulators of the reference in
+// V16..V23 (lanes 0-1, 2-3, ..., 14-15), loaded from and stored back to
+// *acc. FCVTL/FCVTL2 widen elements 4j..4j+1 and 4j+2..4j+3 of a block.
+
+// func sumNEON(acc *[16]float64, x *float32, n int)
+TEXT ·sumNEON(SB), NOSPLIT, $0-24
+	MOVD acc+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD n+16(FP), R2
+	ADD  $64, R0, R4
+	VLD1 (R0), [V16.D2, V17.D2, V18.D2, V19.D2]
+	VLD1 (R4), [V20.D2, V21.D2, V22.D2, V23.D2]
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD   $0x0e617804 // FCVTL  V4.2D, V0.2S
+	WORD   $0x4e617805 // FCVTL2 V5.2D, V0.4S
+	WORD   $0x0e617826 // FCVTL  V6.2D, V1.2S
+	WORD   $0x4e617827 // FCVTL2 V7.2D, V1.4S
+	WORD   $0x0e617848 // FCVTL  V8.2D, V2.2S
+	WORD   $0x4e617849 // FCVTL2 V9.2D, V2.4S
+	WORD   $0x0e61786a // FCVTL  V10.2D, V3.2S
+	WORD   $0x4e61786b // FCVTL2 V11.2D, V3.4S
+	WORD   $0x4e64d610 // FADD V16.2D, V16.2D, V4.2D
+	WORD   $0x4e65d631 // FADD V17.2D, V17.2D, V5.2D
+	WORD   $0x4e66d652 // FADD V18.2D, V18.2D, V6.2D
+	WORD   $0x4e67d673 // FADD V19.2D, V19.2D, V7.2D
+	WORD   $0x4e68d694 // FADD V20.2D, V20.2D, V8.2D
+	WORD   $0x4e69d6b5 // FADD V21.2D, V21.2D, V9.2D
+	WORD   $0x4e6ad6d6 // FADD V22.2D, V22.2D, V10.2D
+	WORD   $0x4e6bd6f7 // FADD V23.2D, V23.2D, V11.2D
+	SUB    $16, R2
+	B      loop
+
+done:
+	VST1 [V16.D2, V17.D2, V18.D2, V19.D2], (R0)
+	VST1 [V20.D2, V21.D2, V22.D2, V23.D2], (R4)
+	RET
+
+// func sumSquaresNEON(acc *[16]float64, x *float32, n int)
+TEXT ·sumSquaresNEON(SB), NOSPLIT, $0-24
+	MOVD acc+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD n+16(FP), R2
+	ADD  $64, R0, R4
+	VLD1 (R0), [V16.D2, V17.D2, V18.D2, V19.D2]
+	VLD1 (R4), [V20.D2, V21.D2, V22.D2, V23.D2]
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD   $0x0e617804 // FCVTL  V4.2D, V0.2S
+	WORD   $0x4e617805 // FCVTL2 V5.2D, V0.4S
+	WORD   $0x0e617826 // FCVTL  V6.2D, V1.2S
+	WORD   $0x4e617827 // FCVTL2 V7.2D, V1.4S
+	WORD   $0x0e617848 // FCVTL  V8.2D, V2.2S
+	WORD   $0x4e617849 // FCVTL2 V9.2D, V2.4S
+	WORD   $0x0e61786a // FCVTL  V10.2D, V3.2S
+	WORD   $0x4e61786b // FCVTL2 V11.2D, V3.4S
+	WORD   $0x6e64dc84 // FMUL V4.2D, V4.2D, V4.2D
+	WORD   $0x6e65dca5 // FMUL V5.2D, V5.2D, V5.2D
+	WORD   $0x6e66dcc6 // FMUL V6.2D, V6.2D, V6.2D
+	WORD   $0x6e67dce7 // FMUL V7.2D, V7.2D, V7.2D
+	WORD   $0x6e68dd08 // FMUL V8.2D, V8.2D, V8.2D
+	WORD   $0x6e69dd29 // FMUL V9.2D, V9.2D, V9.2D
+	WORD   $0x6e6add4a // FMUL V10.2D, V10.2D, V10.2D
+	WORD   $0x6e6bdd6b // FMUL V11.2D, V11.2D, V11.2D
+	WORD   $0x4e64d610 // FADD V16.2D, V16.2D, V4.2D
+	WORD   $0x4e65d631 // FADD V17.2D, V17.2D, V5.2D
+	WORD   $0x4e66d652 // FADD V18.2D, V18.2D, V6.2D
+	WORD   $0x4e67d673 // FADD V19.2D, V19.2D, V7.2D
+	WORD   $0x4e68d694 // FADD V20.2D, V20.2D, V8.2D
+	WORD   $0x4e69d6b5 // FADD V21.2D, V21.2D, V9.2D
+	WORD   $0x4e6ad6d6 // FADD V22.2D, V22.2D, V10.2D
+	WORD   $0x4e6bd6f7 // FADD V23.2D, V23.2D, V11.2D
+	SUB    $16, R2
+	B      loop
+
+done:
+	VST1 [V16.D2, V17.D2, V18.D2, V19.D2], (R0)
+	VST1 [V20.D2, V21.D2, V22.D2, V23.D2], (R4)
+	RET
+
+// func dotNEON(acc *[16]float64, x, y *float32, n int)
+TEXT ·dotNEON(SB), NOSPLIT, $0-32
+	MOVD acc+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R3
+	MOVD n+24(FP), R2
+	ADD  $64, R0, R4
+	VLD1 (R0), [V16.D2, V17.D2, V18.D2, V19.D2]
+	VLD1 (R4), [V20.D2, V21.D2, V22.D2, V23.D2]
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD   $0x0e617804 // FCVTL  V4.2D, V0.2S
+	WORD   $0x4e617805 // FCVTL2 V5.2D, V0.4S
+	WORD   $0x0e617826 // FCVTL  V6.2D, V1.2S
+	WORD   $0x4e617827 // FCVTL2 V7.2D, V1.4S
+	WORD   $0x0e617848 // FCVTL  V8.2D, V2.2S
+	WORD   $0x4e617849 // FCVTL2 V9.2D, V2.4S
+	WORD   $0x0e61786a // FCVTL  V10.2D, V3.2S
+	WORD   $0x4e61786b // FCVTL2 V11.2D, V3.4S
+	WORD   $0x0e617b0c // FCVTL  V12.2D, V24.2S
+	WORD   $0x4e617b0d // FCVTL2 V13.2D, V24.4S
+	WORD   $0x0e617b2e // FCVTL  V14.2D, V25.2S
+	WORD   $0x4e617b2f // FCVTL2 V15.2D, V25.4S
+	WORD   $0x0e617b5c // FCVTL  V28.2D, V26.2S
+	WORD   $0x4e617b5d // FCVTL2 V29.2D, V26.4S
+	WORD   $0x0e617b7e // FCVTL  V30.2D, V27.2S
+	WORD   $0x4e617b7f // FCVTL2 V31.2D, V27.4S
+	WORD   $0x6e6cdc84 // FMUL V4.2D, V4.2D, V12.2D
+	WORD   $0x6e6ddca5 // FMUL V5.2D, V5.2D, V13.2D
+	WORD   $0x6e6edcc6 // FMUL V6.2D, V6.2D, V14.2D
+	WORD   $0x6e6fdce7 // FMUL V7.2D, V7.2D, V15.2D
+	WORD   $0x6e7cdd08 // FMUL V8.2D, V8.2D, V28.2D
+	WORD   $0x6e7ddd29 // FMUL V9.2D, V9.2D, V29.2D
+	WORD   $0x6e7edd4a // FMUL V10.2D, V10.2D, V30.2D
+	WORD   $0x6e7fdd6b // FMUL V11.2D, V11.2D, V31.2D
+	WORD   $0x4e64d610 // FADD V16.2D, V16.2D, V4.2D
+	WORD   $0x4e65d631 // FADD V17.2D, V17.2D, V5.2D
+	WORD   $0x4e66d652 // FADD V18.2D, V18.2D, V6.2D
+	WORD   $0x4e67d673 // FADD V19.2D, V19.2D, V7.2D
+	WORD   $0x4e68d694 // FADD V20.2D, V20.2D, V8.2D
+	WORD   $0x4e69d6b5 // FADD V21.2D, V21.2D, V9.2D
+	WORD   $0x4e6ad6d6 // FADD V22.2D, V22.2D, V10.2D
+	WORD   $0x4e6bd6f7 // FADD V23.2D, V23.2D, V11.2D
+	SUB    $16, R2
+	B      loop
+
+done:
+	VST1 [V16.D2, V17.D2, V18.D2, V19.D2], (R0)
+	VST1 [V20.D2, V21.D2, V22.D2, V23.D2], (R4)
+	RET
+
+// func sumAbsNEON(acc *[16]float64, x *float32, n int)
+TEXT ·sumAbsNEON(SB), NOSPLIT, $0-24
+	MOVD acc+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD n+16(FP), R2
+	ADD  $64, R0, R4
+	VLD1 (R0), [V16.D2, V17.D2, V18.D2, V19.D2]
+	VLD1 (R4), [V20.D2, V21.D2, V22.D2, V23.D2]
+	MOVW $0x7fffffff, R5
+	VDUP R5, V31.S4
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VAND   V31.B16, V0.B16, V0.B16
+	VAND   V31.B16, V1.B16, V1.B16
+	VAND   V31.B16, V2.B16, V2.B16
+	VAND   V31.B16, V3.B16, V3.B16
+	WORD   $0x0e617804 // FCVTL  V4.2D, V0.2S
+	WORD   $0x4e617805 // FCVTL2 V5.2D, V0.4S
+	WORD   $0x0e617826 // FCVTL  V6.2D, V1.2S
+	WORD   $0x4e617827 // FCVTL2 V7.2D, V1.4S
+	WORD   $0x0e617848 // FCVTL  V8.2D, V2.2S
+	WORD   $0x4e617849 // FCVTL2 V9.2D, V2.4S
+	WORD   $0x0e61786a // FCVTL  V10.2D, V3.2S
+	WORD   $0x4e61786b // FCVTL2 V11.2D, V3.4S
+	WORD   $0x4e64d610 // FADD V16.2D, V16.2D, V4.2D
+	WORD   $0x4e65d631 // FADD V17.2D, V17.2D, V5.2D
+	WORD   $0x4e66d652 // FADD V18.2D, V18.2D, V6.2D
+	WORD   $0x4e67d673 // FADD V19.2D, V19.2D, V7.2D
+	WORD   $0x4e68d694 // FADD V20.2D, V20.2D, V8.2D
+	WORD   $0x4e69d6b5 // FADD V21.2D, V21.2D, V9.2D
+	WORD   $0x4e6ad6d6 // FADD V22.2D, V22.2D, V10.2D
+	WORD   $0x4e6bd6f7 // FADD V23.2D, V23.2D, V11.2D
+	SUB    $16, R2
+	B      loop
+
+done:
+	VST1 [V16.D2, V17.D2, V18.D2, V19.D2], (R0)
+	VST1 [V20.D2, V21.D2, V22.D2, V23.D2], (R4)
+	RET
+
+// Elementwise kernels over blocks of 16.
+
+// func addScaledNEON(dst *float32, a float32, x *float32, n int)
+TEXT ·addScaledNEON(SB), NOSPLIT, $0-32
+	MOVD  dst+0(FP), R0
+	FMOVS a+8(FP), F16
+	VDUP  V16.S[0], V16.S4
+	MOVD  x+16(FP), R1
+	MOVD  n+24(FP), R2
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1   (R0), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD   $0x6e20de00 // FMUL V0.4S, V16.4S, V0.4S
+	WORD   $0x6e21de01 // FMUL V1.4S, V16.4S, V1.4S
+	WORD   $0x6e22de02 // FMUL V2.4S, V16.4S, V2.4S
+	WORD   $0x6e23de03 // FMUL V3.4S, V16.4S, V3.4S
+	WORD   $0x4e20d484 // FADD V4.4S, V4.4S, V0.4S
+	WORD   $0x4e21d4a5 // FADD V5.4S, V5.4S, V1.4S
+	WORD   $0x4e22d4c6 // FADD V6.4S, V6.4S, V2.4S
+	WORD   $0x4e23d4e7 // FADD V7.4S, V7.4S, V3.4S
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUB    $16, R2
+	B      loop
+
+done:
+	RET
+
+// func scaleNEON(dst *float32, a float32, n int)
+TEXT ·scaleNEON(SB), NOSPLIT, $0-24
+	MOVD  dst+0(FP), R0
+	FMOVS a+8(FP), F16
+	VDUP  V16.S[0], V16.S4
+	MOVD  n+16(FP), R2
+
+loop:
+	CBZ    R2, done
+	VLD1   (R0), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD   $0x6e30dc00 // FMUL V0.4S, V0.4S, V16.4S
+	WORD   $0x6e30dc21 // FMUL V1.4S, V1.4S, V16.4S
+	WORD   $0x6e30dc42 // FMUL V2.4S, V2.4S, V16.4S
+	WORD   $0x6e30dc63 // FMUL V3.4S, V3.4S, V16.4S
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUB    $16, R2
+	B      loop
+
+done:
+	RET
+
+// func subNEON(dst, x, y *float32, n int)
+TEXT ·subNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R3
+	MOVD n+24(FP), R2
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD   $0x4ea4d400 // FSUB V0.4S, V0.4S, V4.4S
+	WORD   $0x4ea5d421 // FSUB V1.4S, V1.4S, V5.4S
+	WORD   $0x4ea6d442 // FSUB V2.4S, V2.4S, V6.4S
+	WORD   $0x4ea7d463 // FSUB V3.4S, V3.4S, V7.4S
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUB    $16, R2
+	B      loop
+
+done:
+	RET
+
+// func addNEON(dst, x, y *float32, n int)
+TEXT ·addNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R3
+	MOVD n+24(FP), R2
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD   $0x4e24d400 // FADD V0.4S, V0.4S, V4.4S
+	WORD   $0x4e25d421 // FADD V1.4S, V1.4S, V5.4S
+	WORD   $0x4e26d442 // FADD V2.4S, V2.4S, V6.4S
+	WORD   $0x4e27d463 // FADD V3.4S, V3.4S, V7.4S
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	SUB    $16, R2
+	B      loop
+
+done:
+	RET
+
+// func mulNEON(dst, x, y *float32, n int)
+TEXT ·mulNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD y+16(FP), R3
+	MOVD n+24(FP), R2
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R3), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD   $0x6e24dc00 // FMUL V0.4S, V0.4S, V4.4S
+	WORD   $0x6e25dc21 // FMUL V1.4S, V1.4S, V5.4S
+	WORD   $0x6e26dc42 // FMUL V2.4S, V2.4S, V6.4S
+	WORD   $0x6e27dc63 // FMUL V3.4S, V3.4S, V7.4S
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
 	SUB    $16, R2
 	B      loop
 
