@@ -153,6 +153,13 @@ func parseEntry(name string, raw json.RawMessage) (TensorInfo, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&e); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return TensorInfo{}, fmt.Errorf("tensor %q: %s holds a %s where %s is expected", name, te.Field, te.Value, typeWord(te.Type.String()))
+		case errors.As(err, &te):
+			return TensorInfo{}, fmt.Errorf("tensor %q: entry is a JSON %s, not an object", name, te.Value)
+		}
 		return TensorInfo{}, fmt.Errorf("tensor %q: malformed entry: %v", name, err)
 	}
 	if e.DType == nil || e.Shape == nil || e.DataOffsets == nil {
@@ -163,16 +170,9 @@ func parseEntry(name string, raw json.RawMessage) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("tensor %q: unknown dtype %q", name, *e.DType)
 	}
 	shape := *e.Shape
-	n := uint64(1)
-	for _, d := range shape {
-		if d < 0 {
-			return TensorInfo{}, fmt.Errorf("tensor %q: negative dimension in shape %v", name, shape)
-		}
-		hi, lo := bits.Mul64(n, uint64(d))
-		if hi != 0 || lo > math.MaxInt64/8 {
-			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v overflows the element count", name, shape)
-		}
-		n = lo
+	want, err := checkedSize(shape, dt)
+	if err != nil {
+		return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err)
 	}
 	offs := *e.DataOffsets
 	if len(offs) != 2 {
@@ -184,11 +184,38 @@ func parseEntry(name string, raw json.RawMessage) (TensorInfo, error) {
 	if offs[1] < offs[0] {
 		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets %v are reversed", name, offs)
 	}
-	want := int64(n) * int64(dt.Size())
 	if got := offs[1] - offs[0]; got != want {
 		return TensorInfo{}, fmt.Errorf("tensor %q: byte length %d does not match shape %v of %s (%d bytes)", name, got, shape, dt, want)
 	}
 	return TensorInfo{Name: name, DType: dt, Shape: append([]int64{}, shape...), Offset: offs[0], Size: want}, nil
+}
+
+// typeWord names a Go type of a header field for an error message.
+func typeWord(goType string) string {
+	switch goType {
+	case "string":
+		return "a string"
+	case "int64":
+		return "an integer"
+	}
+	return "a list of integers"
+}
+
+// checkedSize returns the byte length of a tensor of the given shape and
+// dtype, or an error if a dimension is negative or the length overflows.
+func checkedSize(shape []int64, dt DType) (int64, error) {
+	n := uint64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt64/8 {
+			return 0, fmt.Errorf("shape %v overflows the element count", shape)
+		}
+		n = lo
+	}
+	return int64(n) * int64(dt.Size()), nil
 }
 
 // checkLayout sorts tensors by offset and checks that they tile [0, dataLen).

@@ -15,6 +15,10 @@ import (
 // IndexFile is the name of a sharded checkpoint's index.
 const IndexFile = "model.safetensors.index.json"
 
+// StdinName is the file name that errors, TensorInfo.File and Shards use for
+// a model read from standard input.
+const StdinName = "<stdin>"
+
 // Model is an opened checkpoint: one safetensors file or a model directory
 // whose shards have been opened and whose headers have been validated.
 // A Model is safe for concurrent reads.
@@ -31,7 +35,8 @@ type Model struct {
 	tensors map[string]*Tensor
 	names   []string
 	files   []*os.File
-	spool   string // temporary file holding standard input, removed by Close
+	shards  []string // display names of files, in opening order
+	spool   string   // temporary file holding standard input, removed by Close
 }
 
 // Tensor is one tensor of an opened model.
@@ -86,20 +91,21 @@ func openStdin(ctx context.Context, r io.Reader) (*Model, error) {
 	}
 	name := f.Name()
 	_, err = io.Copy(f, ctxReader{ctx, r})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		f.Close()
 		os.Remove(name)
 		return nil, fmt.Errorf("spooling standard input: %w", err)
 	}
 	m := &Model{Path: "-", spool: name}
-	if err := m.addFile(name, nil); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("standard input: %w", errors.Unwrap(err))
+	m.files = append(m.files, f)
+	// On Unix the spool can be unlinked while it stays open: it then
+	// disappears even if the process is killed. Close removes it otherwise.
+	if os.Remove(name) == nil {
+		m.spool = ""
 	}
-	for _, t := range m.tensors {
-		t.File = "<stdin>"
+	if err := m.addOpened(f, StdinName, nil); err != nil {
+		m.Close()
+		return nil, err
 	}
 	m.finish()
 	return m, nil
@@ -156,7 +162,7 @@ func ParseIndex(data []byte) (*Index, error) {
 		return nil, errors.New("index has no weight_map entries")
 	}
 	for name, shard := range idx.WeightMap {
-		if shard == "" || filepath.IsAbs(shard) || strings.Contains(shard, "..") || strings.ContainsAny(shard, `/\`) {
+		if shard == "" || shard == "." || filepath.IsAbs(shard) || strings.Contains(shard, "..") || strings.ContainsAny(shard, "/\\\x00") {
 			return nil, fmt.Errorf("tensor %q: shard name %q is not a file name in the model directory", name, shard)
 		}
 	}
@@ -173,8 +179,9 @@ func (m *Model) openIndex(dir, idxPath string, data []byte) error {
 		byShard[shard] = append(byShard[shard], name)
 	}
 	shards := make([]string, 0, len(byShard))
-	for s := range byShard {
+	for s, names := range byShard {
 		shards = append(shards, s)
+		sort.Strings(names)
 	}
 	sort.Strings(shards)
 	for _, s := range shards {
@@ -189,7 +196,7 @@ func (m *Model) openIndex(dir, idxPath string, data []byte) error {
 		if err := m.addFile(p, want); err != nil {
 			return err
 		}
-		for n := range want {
+		for _, n := range byShard[s] {
 			if _, ok := m.tensors[n]; !ok {
 				return fmt.Errorf("%s: tensor %q is listed in shard %q but is not in it", idxPath, n, s)
 			}
@@ -206,11 +213,16 @@ func (m *Model) addFile(path string, only map[string]bool) error {
 		return fmt.Errorf("opening model: %w", err)
 	}
 	m.files = append(m.files, f)
+	return m.addOpened(f, path, only)
+}
+
+// addOpened reads the header of the open file f, called name in messages.
+func (m *Model) addOpened(f *os.File, name string, only map[string]bool) error {
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	h, err := ReadHeader(f, st.Size(), path)
+	h, err := ReadHeader(f, st.Size(), name)
 	if err != nil {
 		return err
 	}
@@ -218,12 +230,13 @@ func (m *Model) addFile(path string, only map[string]bool) error {
 		m.tensors = map[string]*Tensor{}
 		m.Metadata = h.Metadata
 	}
+	m.shards = append(m.shards, name)
 	for _, ti := range h.Tensors {
 		if only != nil && !only[ti.Name] {
 			continue
 		}
 		if prev, ok := m.tensors[ti.Name]; ok {
-			return fmt.Errorf("%s: tensor %q is also in %s", path, ti.Name, prev.File)
+			return fmt.Errorf("%s: tensor %q is also in %s", name, ti.Name, prev.File)
 		}
 		m.tensors[ti.Name] = &Tensor{TensorInfo: ti, f: f}
 	}
@@ -248,15 +261,9 @@ func (m *Model) Tensor(name string) (*Tensor, bool) {
 }
 
 // Shards returns the paths of the files the model was read from.
+// For standard input it is StdinName.
 func (m *Model) Shards() []string {
-	out := make([]string, len(m.files))
-	for i, f := range m.files {
-		out[i] = f.Name()
-	}
-	if m.spool != "" {
-		out[0] = "<stdin>"
-	}
-	return out
+	return append([]string(nil), m.shards...)
 }
 
 // ReadFile returns a file of the model directory (config.json, tokenizer

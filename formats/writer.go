@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -111,6 +112,12 @@ func Create(path string, specs []TensorSpec, opts WriteOptions) (*Writer, error)
 		if s.DType.Size() == 0 {
 			return nil, fmt.Errorf("%s: tensor %q: unknown dtype %q", path, s.Name, s.DType)
 		}
+		if _, err := checkedSize(s.Shape, s.DType); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", path, s.Name, err)
+		}
+		if s.Name == "" || s.Name == "__metadata__" || !utf8.ValidString(s.Name) {
+			return nil, fmt.Errorf("%s: tensor name %q is not allowed in a safetensors file", path, s.Name)
+		}
 		if _, dup := w.where[s.Name]; dup {
 			return nil, fmt.Errorf("%s: tensor %q declared twice", path, s.Name)
 		}
@@ -151,8 +158,12 @@ func Create(path string, specs []TensorSpec, opts WriteOptions) (*Writer, error)
 	return w, nil
 }
 
+// checkInputs refuses an output that would replace one of the inputs: the
+// same file or directory, a file output that is one of an input directory's
+// weight files, or a directory output holding an input's weight files (which
+// the new output would replace or remove as stale).
 func (w *Writer) checkInputs() error {
-	outs := []string{}
+	var outs []string
 	switch w.kind {
 	case outFile:
 		outs = append(outs, w.path)
@@ -161,27 +172,53 @@ func (w *Writer) checkInputs() error {
 		for _, sh := range w.shards {
 			outs = append(outs, filepath.Join(w.dir, sh.final))
 		}
+	default:
+		return nil
+	}
+	targetDir := ""
+	if w.kind == outDir {
+		targetDir = w.path
 	}
 	for _, in := range w.opts.Inputs {
-		ist, err := os.Stat(in)
-		if err != nil {
-			continue
-		}
-		for _, o := range outs {
-			ost, err := os.Stat(o)
-			if err == nil && os.SameFile(ist, ost) {
-				return fmt.Errorf("output %s would overwrite the input %s", w.path, in)
+		for _, f := range inputFiles(in) {
+			ist, err := os.Stat(f)
+			if err != nil {
+				continue
 			}
-		}
-		if w.kind == outDir && !ist.IsDir() {
-			if abs, _ := filepath.Abs(filepath.Dir(in)); abs != "" {
-				if oabs, _ := filepath.Abs(w.path); oabs == abs && isModelFileName(filepath.Base(in)) {
-					return fmt.Errorf("output directory %s holds the input %s, which the output would replace", w.path, in)
+			for _, o := range outs {
+				if ost, err := os.Stat(o); err == nil && os.SameFile(ist, ost) {
+					return fmt.Errorf("output %s would overwrite the input %s", w.path, in)
 				}
+			}
+			if targetDir == "" || ist.IsDir() || !isModelFileName(filepath.Base(f)) {
+				continue
+			}
+			dst, err1 := os.Stat(targetDir)
+			sst, err2 := os.Stat(filepath.Dir(f))
+			if err1 == nil && err2 == nil && os.SameFile(dst, sst) {
+				return fmt.Errorf("output directory %s holds the input %s, which the output would replace", w.path, in)
 			}
 		}
 	}
 	return nil
+}
+
+// inputFiles returns an input path and, for a directory, the weight files
+// and index in it.
+func inputFiles(in string) []string {
+	if in == "-" || in == "" {
+		return nil
+	}
+	out := []string{in}
+	if st, err := os.Stat(in); err == nil && st.IsDir() {
+		ents, _ := os.ReadDir(in)
+		for _, e := range ents {
+			if n := e.Name(); isModelFileName(n) || strings.HasSuffix(n, ".safetensors") {
+				out = append(out, filepath.Join(in, n))
+			}
+		}
+	}
+	return out
 }
 
 func isModelFileName(n string) bool {
@@ -253,6 +290,11 @@ func (w *Writer) openShard(sh *outShard) error {
 		return fmt.Errorf("creating output in %s: %w", w.dir, err)
 	}
 	sh.tmp = f
+	if sh.final == "-" {
+		// The stream's spool is only ever read through f: unlink it now so
+		// it cannot outlive the process.
+		os.Remove(f.Name())
+	}
 	// CreateTemp makes the file private (0600); the output is an ordinary
 	// model file.
 	if err := f.Chmod(0o644); err != nil {
@@ -381,6 +423,9 @@ func (w *Writer) commit() error {
 	}
 	files := map[string][]byte{}
 	for k, v := range w.extra {
+		if k == "" || k != filepath.Base(k) || k == "." || k == ".." || isModelFileName(k) || strings.HasSuffix(k, ".safetensors") {
+			return fmt.Errorf("%s: extra file name %q is not allowed", w.path, k)
+		}
 		files[k] = v
 	}
 	if w.kind == outDir && len(w.shards) > 1 {
@@ -390,6 +435,10 @@ func (w *Writer) commit() error {
 	// until everything exists.
 	var tmps []string
 	var finals []string
+	for _, sh := range w.shards {
+		tmps = append(tmps, sh.tmp.Name())
+		finals = append(finals, sh.final)
+	}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -398,7 +447,7 @@ func (w *Writer) commit() error {
 	for _, n := range names {
 		p, err := w.writeTemp(files[n])
 		if err != nil {
-			for _, t := range tmps {
+			for _, t := range tmps[len(w.shards):] {
 				os.Remove(t)
 			}
 			return err
@@ -406,13 +455,9 @@ func (w *Writer) commit() error {
 		tmps = append(tmps, p)
 		finals = append(finals, n)
 	}
-	for _, sh := range w.shards {
-		tmps = append(tmps, sh.tmp.Name())
-		finals = append(finals, sh.final)
-	}
-	if w.kind == outDir {
-		w.removeStale()
-	}
+	// Weight files first, then the index and the other files, so that
+	// the index never names a shard that is not there yet; stale shards of
+	// an earlier layout go last.
 	for i := range tmps {
 		if err := os.Rename(tmps[i], filepath.Join(w.dir, finals[i])); err != nil {
 			for _, t := range tmps[i:] {
@@ -421,16 +466,37 @@ func (w *Writer) commit() error {
 			return fmt.Errorf("%s: %w", w.path, err)
 		}
 	}
+	if w.kind == outDir {
+		w.removeStale()
+	}
 	if w.opts.Sync {
-		if d, err := os.Open(w.dir); err == nil {
-			d.Sync()
-			d.Close()
+		dirs := []string{w.dir}
+		if w.createdDir {
+			dirs = append(dirs, filepath.Dir(filepath.Clean(w.dir)))
+		}
+		for _, dir := range dirs {
+			if err := syncDir(dir); err != nil {
+				return fmt.Errorf("%s: %w", w.path, err)
+			}
 		}
 	}
 	for _, sh := range w.shards {
 		sh.tmp = nil
 	}
 	return nil
+}
+
+// syncDir makes the directory entries of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (w *Writer) writeTemp(data []byte) (string, error) {
