@@ -283,7 +283,7 @@ func suggest(lang, task []float64) *Suggestion {
 	case len(pi) > 0 && s.Bottom == len(pi):
 		s.Note = "the language expert changed every layer relatively more than the task expert; layer swapping would return the language expert"
 	case s.Bottom == 0 && s.Top == 0:
-		s.Note = "the task expert changed the first and last layers relatively more than the language expert; the rule suggests no swapped layers"
+		s.Note = "neither the first nor the last layer changed relatively more in the language expert than in the task expert; the rule swaps no layers"
 	}
 	return s
 }
