@@ -118,11 +118,10 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 	if spec.Base == BaseRequired && cfg.Base == nil {
 		return nil, fmt.Errorf("method %s needs a base model", spec.Name)
 	}
-	if n := len(cfg.Models); n < spec.MinModels || (spec.MaxModels > 0 && n > spec.MaxModels) {
-		if spec.MaxModels == spec.MinModels {
-			return nil, fmt.Errorf("method %s takes exactly %d model(s) besides the base, got %d", spec.Name, spec.MinModels, n)
+	if cfg.Tensors == nil {
+		if err := checkModelCount(spec, len(cfg.Models)); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("method %s takes at least %d model(s) besides the base, got %d", spec.Name, spec.MinModels, n)
 	}
 	all := cfg.Models
 	if cfg.Base != nil {
@@ -179,7 +178,7 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		layer := tm.Layer
 		// Non-float tensors, excluded tensors and tensors only one input has
 		// are copied.
-		if !first.DType.IsFloat() || excluded || (countNonNil(tensors) == 1 && len(all) > 1) ||
+		if !first.DType.IsFloat() || excluded || (countNonNil(tensors) == 1 && len(all) > 1 && cfg.Tensors == nil) ||
 			(cfg.Base != nil && tensors[0] != nil && countNonNil(tensors[1:]) == 0) {
 			src := first
 			if cfg.Base != nil && tensors[0] != nil {
@@ -261,6 +260,13 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			task.Inputs = append(task.Inputs, s)
 			task.Model = append(task.Model, p)
 		}
+		if cfg.Tensors != nil {
+			// Explicit layouts (slices) may use different models per tensor.
+			if err := checkModelCount(spec, len(task.Inputs)); err != nil {
+				problems = append(problems, fmt.Sprintf("tensor %q: %v", name, err))
+				continue
+			}
+		}
 		key := g.Format()
 		m, ok := methods[key]
 		if !ok {
@@ -290,6 +296,19 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		return nil, fmt.Errorf("no tensors to merge (inputs %s … share none)", ref.Path)
 	}
 	return plan, nil
+}
+
+func checkModelCount(spec *MethodSpec, n int) error {
+	if n >= spec.MinModels && (spec.MaxModels == 0 || n <= spec.MaxModels) {
+		return nil
+	}
+	switch {
+	case spec.MaxModels == spec.MinModels:
+		return fmt.Errorf("method %s takes exactly %d model(s) besides the base, got %d", spec.Name, spec.MinModels, n)
+	case n < spec.MinModels:
+		return fmt.Errorf("method %s takes at least %d model(s) besides the base, got %d", spec.Name, spec.MinModels, n)
+	}
+	return fmt.Errorf("method %s takes at most %d model(s) besides the base, got %d", spec.Name, spec.MaxModels, n)
 }
 
 func outDType(forced, stored formats.DType) formats.DType {
