@@ -78,6 +78,9 @@ Model arguments are files, directories or "-" (standard input); -o takes a
 	root.AddCommand(newVersionCmd(g))
 	root.AddCommand(newInspectCmd(g), newConvertCmd(g))
 	for _, spec := range methodRegistry().Methods() {
+		if spec.Name == "layer_swap" {
+			continue // recipes only; the command is `gomerge layerswap`
+		}
 		root.AddCommand(newMethodCmd(g, spec))
 	}
 	root.AddCommand(newRunCmd(g), newLayerswapCmd(g), newAnalyzeCmd(g), newEvalCmd(g))
