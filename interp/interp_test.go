@@ -239,6 +239,7 @@ func TestInvariants(t *testing.T) {
 	same("slerp t=1", merge.Params{"t": 1.0}, nil, exM1, [][]float32{exM2}, exM2, 0)
 	same("nuslerp w=[1,0]", nil, weights(1, 0), nil, [][]float32{exM1, exM2}, exM1, 0)
 	same("nuslerp w=[0,1]", nil, weights(0, 1), nil, [][]float32{exM1, exM2}, exM2, 0)
+	same("nearswap t=0", merge.Params{"t": 0.0}, nil, exBase, [][]float32{exM1}, exBase, 0)
 	same("nearswap tiny t", merge.Params{"t": 1e-30}, nil, exBase, [][]float32{exM1}, exBase, 1e-12)
 	// Large t takes the other model wherever it differs by less than t.
 	same("nearswap large t", merge.Params{"t": 10.0}, nil, exBase, [][]float32{exM1}, exM1, 0)
@@ -258,7 +259,6 @@ func TestErrors(t *testing.T) {
 		{"linear zero sum", "linear", nil, weights(1, -1), nil, [][]float32{exM1, exM2}, `tensor "model.layers.0.w": linear weights [1 -1] sum to zero`},
 		{"linear missing weight", "linear", nil, nil, nil, [][]float32{exM1, exM2}, `missing required parameter "weight"`},
 		{"slerp missing t", "slerp", nil, nil, exBase, [][]float32{exM1}, `missing required parameter "t"`},
-		{"nearswap t=0", "nearswap", merge.Params{"t": 0.0}, nil, exBase, [][]float32{exM1}, "t must be a finite number > 0"},
 		{"model_stock antiparallel", "model_stock", nil, nil, exBase, [][]float32{exM1, reflect(exM1, exBase)}, "divides by zero"},
 		{"model_stock one model", "model_stock", nil, nil, exBase, [][]float32{exM1}, "at least two models"},
 		{"multislerp zero sum", "multislerp", nil, weights(1, -1), nil, [][]float32{exM1, exM2}, "sum to zero"},
@@ -358,4 +358,17 @@ func TestSpecs(t *testing.T) {
 			t.Errorf("%s: t must be a required global parameter", name)
 		}
 	}
+}
+
+// TestNearswapFloor checks the 1e-6 floor of the difference: with t below
+// it, elements that differ by less than 1e-6 move only t/1e-6 of the way.
+func TestNearswapFloor(t *testing.T) {
+	base := []float32{0, 1}
+	x := []float32{1e-7, 1 + 0.5}
+	got, err := mergeSlices(t, "nearswap", merge.Params{"t": 1e-7}, nil, []int64{2}, base, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// w = 1e-7/1e-6 = 0.1 for the first element, 1e-7/0.5 for the second.
+	assertClose(t, got, []float32{0.1 * 1e-7, 1 + 0.5*(1e-7/0.5)}, 1e-12)
 }
