@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -88,6 +89,9 @@ func runLayerswap(c *cobra.Command, g *Globals, f *layerswapFlags) error {
 	}
 	outDT, err := f.dtype()
 	if err != nil {
+		if !strings.Contains(err.Error(), "--dtype") {
+			err = fmt.Errorf("--dtype: %w", err)
+		}
 		return err
 	}
 	if !f.DryRun && f.Out == "" {
