@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/interp"
 	"github.com/gomerge/gomerge/layerswap"
 	"github.com/gomerge/gomerge/merge"
 )
@@ -420,5 +421,59 @@ func TestBlendInMemory(t *testing.T) {
 				t.Fatalf("layer %d: %v, want %g", l, sink.Data, w)
 			}
 		}
+	}
+}
+
+// layerWeights resolves linear's per-model weights per layer as a layer
+// swap: models are [task, lang].
+type layerWeights struct{ cfg layerswap.Config }
+
+func (r layerWeights) Resolve(_ string, layer int) (merge.Params, []merge.Params, error) {
+	w := r.cfg.TaskWeight(layer)
+	return merge.Params{}, []merge.Params{{"weight": w}, {"weight": 1 - w}}, nil
+}
+
+// TestEquivalentToLinear: the same layer swap expressed as the linear
+// method with per-layer weights (as a mergekit recipe with slices would)
+// gives the same tensors, bit for bit.
+func TestEquivalentToLinear(t *testing.T) {
+	reg := merge.NewRegistry(interp.Methods()...)
+	linear, ok := reg.Lookup("linear")
+	if !ok {
+		t.Fatal("interp has no linear method")
+	}
+	for _, dt := range []formats.DType{formats.BF16, formats.F32} {
+		t.Run(string(dt), func(t *testing.T) {
+			dir := t.TempDir()
+			writeModel(t, filepath.Join(dir, "task"), dt, 8, randomValue(5))
+			writeModel(t, filepath.Join(dir, "lang"), dt, 8, randomValue(6))
+			tm, lm := open(t, filepath.Join(dir, "task")), open(t, filepath.Join(dir, "lang"))
+			cfg := layerswap.Config{Bottom: 2, Top: 1, TransBottom: 1, TransTop: 1, Blend: 0.5, NonLayer: "lang"}
+			plan, cfg, err := layerswap.Plan(layerswap.Experts{Task: tm, Lang: lm}, cfg, layerswap.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			swap := filepath.Join(dir, "swap.safetensors")
+			if err := merge.Write(context.Background(), plan, merge.Output{Path: swap}, merge.ExecOptions{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			lplan, err := merge.PlanMerge(&merge.Config{Spec: linear, Params: layerWeights{cfg}, Models: []*formats.Model{tm, lm}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lin := filepath.Join(dir, "linear.safetensors")
+			if err := merge.Write(context.Background(), lplan, merge.Output{Path: lin}, merge.ExecOptions{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+			a, b := open(t, swap), open(t, lin)
+			if len(a.Names()) != len(b.Names()) {
+				t.Fatalf("%d tensors vs %d", len(a.Names()), len(b.Names()))
+			}
+			for _, n := range a.Names() {
+				if !bytes.Equal(rawBytes(t, a, n), rawBytes(t, b, n)) {
+					t.Errorf("%s (layer %d, task weight %g): layer swap and linear differ", n, merge.LayerIndex(n), cfg.TaskWeight(merge.LayerIndex(n)))
+				}
+			}
+		})
 	}
 }
