@@ -51,11 +51,14 @@ func (j *Job) chatTemplate() error {
 		}
 	}
 	cfg["chat_template"] = tmpl
-	data, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "<|im_start|>" readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cfg); err != nil {
 		return err
 	}
-	j.Files["tokenizer_config.json"] = append(data, '\n')
+	j.Files["tokenizer_config.json"] = buf.Bytes()
 	return nil
 }
 
