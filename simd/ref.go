@@ -293,34 +293,73 @@ func refCountAbsGE(x []float32, thr float32) int {
 }
 
 func refTIESElect(mixed, div []float32, d [][]float32, w []float32) {
-	div = div[:len(mixed)]
+	tiesElectFrom(mixed, div, d, w, 0)
+}
+
+// tiesBlock is the number of elements the TIES reference processes per
+// block: it walks the rows over a block twice, first for the sums, then
+// for the masked sums, so the rows stay in cache.
+const tiesBlock = 512
+
+// tiesElectFrom is the reference loop of TIESElect over the elements from
+// lo on. Per element it is exactly
+//
+//	var sum float32
+//	for k := range d { sum += d[k][i] }
+//	neg := !(sum >= 0)
+//	var m, dv float32
+//	for k := range d {
+//		if v := d[k][i]; neg && v < 0 || !neg && v > 0 { m += v; dv += w[k] }
+//	}
+//	mixed[i], div[i] = m, dv
+//
+// written without data-dependent branches: a disagreeing term is replaced
+// by +0, and adding +0 never changes m or dv (neither can be -0, as both
+// start at +0 and a zero v never agrees).
+func tiesElectFrom(mixed, div []float32, d [][]float32, w []float32, lo int) {
+	n := len(mixed)
+	div = div[:n]
 	for k := range d {
-		_ = d[k][:len(mixed)]
+		_ = d[k][:n]
 	}
 	w = w[:len(d)]
-	for i := range mixed {
-		var sum float32
+	var negMask [tiesBlock]uint32
+	for ; lo < n; lo += tiesBlock {
+		hi := min(lo+tiesBlock, n)
+		m, dv := mixed[lo:hi], div[lo:hi]
+		dv = dv[:len(m)]
+		em := negMask[:len(m)]
+		clear(m) // the sums, then the masked sums
 		for _, row := range d {
-			sum += row[i]
-		}
-		var m, dv float32
-		if sum >= 0 {
-			for k, row := range d {
-				if row[i] > 0 {
-					m += row[i]
-					dv += w[k]
-				}
-			}
-		} else {
-			for k, row := range d {
-				if row[i] < 0 {
-					m += row[i]
-					dv += w[k]
-				}
+			r := row[lo:hi]
+			r = r[:len(m)]
+			for i, v := range r {
+				m[i] += v
 			}
 		}
-		mixed[i] = m
-		div[i] = dv
+		for i, s := range m {
+			em[i] = 0
+			if !(s >= 0) {
+				em[i] = 1
+			}
+		}
+		clear(m)
+		clear(dv)
+		for k, row := range d {
+			wb := math.Float32bits(w[k])
+			r := row[lo:hi]
+			r = r[:len(m)]
+			for i, v := range r {
+				b := math.Float32bits(v)
+				var valid uint32 // v is non-zero and not NaN
+				if (b&0x7fffffff)-1 < 0x7f800000 {
+					valid = 0xffffffff
+				}
+				mask := valid & ((b>>31 ^ em[i]) - 1)
+				m[i] += math.Float32frombits(b & mask)
+				dv[i] += math.Float32frombits(wb & mask)
+			}
+		}
 	}
 }
 

@@ -273,7 +273,8 @@ func CountAbsGE(x []float32, thr float32) int { return impl.countAbsGE(x, thr) }
 //	mixed[i] = Σ_k d[k][i] over the k whose d[k][i] has the elected sign
 //	div[i]   = Σ_k w[k]    over the same k
 //
-// A zero delta never agrees. len(w) must equal len(d).
+// A zero delta never agrees, nor does a NaN (and a NaN sum elects -1).
+// len(w) must equal len(d); mixed and div must not overlap the rows.
 func TIESElect(mixed, div []float32, d [][]float32, w []float32) {
 	checkLen(len(mixed), len(div))
 	checkLen(len(d), len(w))

@@ -41,6 +41,7 @@ var avx2Kernels = func() kernels {
 	k.sumAbs = sumAbsAVX2Slice
 	k.maxAbs = maxAbsAVX2Slice
 	k.countAbsGE = countAbsGEAVX2Slice
+	k.tiesElect = tiesElectAVX2Slice
 	return k
 }()
 
@@ -184,6 +185,40 @@ func maxAbsAVX2(m *[8]uint32, x *float32, n int)
 //
 //go:noescape
 func countAbsGEAVX2(x *float32, thr float32, n int) int
+
+// tiesElectAVX2 implements, for n a multiple of 16 and k rows,
+//
+//	for i := range n {
+//		var sum float32
+//		for j := range k { sum += d[j][i] }
+//		neg := !(sum >= 0)
+//		var m, dv float32
+//		for j := range k {
+//			if v := d[j][i]; neg && v < 0 || !neg && v > 0 { m += v; dv += w[j] }
+//		}
+//		mixed[i], div[i] = m, dv
+//	}
+//
+//go:noescape
+func tiesElectAVX2(mixed, div *float32, d *[]float32, w *float32, k, n int)
+
+func tiesElectAVX2Slice(mixed, div []float32, d [][]float32, w []float32) {
+	div = div[:len(mixed)]
+	w = w[:len(d)]
+	for k := range d {
+		_ = d[k][:len(mixed)]
+	}
+	n := len(mixed) &^ 15
+	if n > 0 {
+		var dp *[]float32
+		var wp *float32
+		if len(d) > 0 {
+			dp, wp = &d[0], &w[0]
+		}
+		tiesElectAVX2(&mixed[0], &div[0], dp, wp, len(d), n)
+	}
+	tiesElectFrom(mixed, div, d, w, n)
+}
 
 func bf16ToF32AVX2Slice(dst []float32, src []uint16) {
 	src = src[:len(dst)]

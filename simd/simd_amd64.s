@@ -586,3 +586,84 @@ cntdone:
 	MOVQ         AX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func tiesElectAVX2(mixed, div *float32, d *[]float32, w *float32, k, n int)
+TEXT ·tiesElectAVX2(SB), NOSPLIT, $0-48
+	MOVQ   mixed+0(FP), DI
+	MOVQ   div+8(FP), SI
+	MOVQ   d+16(FP), DX
+	MOVQ   w+24(FP), R8
+	MOVQ   k+32(FP), R9
+	MOVQ   n+40(FP), CX
+	VXORPS Y15, Y15, Y15 // +0
+	XORQ   BX, BX
+
+loop:
+	CMPQ   BX, CX
+	JAE    done
+	// Pass 1: sum = Σ_k d[k][i], in row order.
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   DX, R10
+	MOVQ   R9, R12
+
+sumrow:
+	TESTQ  R12, R12
+	JZ     elect
+	MOVQ   (R10), R13
+	VADDPS (R13)(BX*4), Y0, Y0
+	VADDPS 32(R13)(BX*4), Y1, Y1
+	ADDQ   $24, R10
+	DECQ   R12
+	JMP    sumrow
+
+elect:
+	VCMPPS $0x1d, Y15, Y0, Y2 // pos = sum >= 0 (ordered: NaN elects -1)
+	VCMPPS $0x1d, Y15, Y1, Y3
+	VXORPS Y4, Y4, Y4         // mixed
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6         // div
+	VXORPS Y7, Y7, Y7
+	MOVQ   DX, R10
+	MOVQ   R8, R11
+	MOVQ   R9, R12
+
+maskrow:
+	TESTQ        R12, R12
+	JZ           store
+	MOVQ         (R10), R13
+	VBROADCASTSS (R11), Y14
+	VMOVUPS      (R13)(BX*4), Y8
+	VMOVUPS      32(R13)(BX*4), Y9
+	// agree = pos ? v > 0 : v < 0 (ordered: zero and NaN never agree)
+	VCMPPS       $0x1e, Y15, Y8, Y10
+	VCMPPS       $0x11, Y15, Y8, Y11
+	VBLENDVPS    Y2, Y10, Y11, Y10
+	VCMPPS       $0x1e, Y15, Y9, Y12
+	VCMPPS       $0x11, Y15, Y9, Y13
+	VBLENDVPS    Y3, Y12, Y13, Y12
+	// A disagreeing term becomes +0, which leaves the sums unchanged.
+	VANDPS       Y10, Y8, Y8
+	VANDPS       Y12, Y9, Y9
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VANDPS       Y14, Y10, Y10
+	VANDPS       Y14, Y12, Y12
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	ADDQ         $24, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          maskrow
+
+store:
+	VMOVUPS Y4, (DI)(BX*4)
+	VMOVUPS Y5, 32(DI)(BX*4)
+	VMOVUPS Y6, (SI)(BX*4)
+	VMOVUPS Y7, 32(SI)(BX*4)
+	ADDQ    $16, BX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET
