@@ -211,12 +211,14 @@ func rowKL(ctx context.Context, t *merge.Task, tiles []merge.Chunk, rows, cols i
 			defer p.release()
 			scratch := merge.GetFloats(2 * int(cols))
 			defer merge.PutFloats(scratch)
+			ex, eb := scratch[:cols], scratch[cols:]
 			for lo := int64(0); lo < int64(c.Len()); lo += cols {
 				x, b := p.x[lo:lo+cols], p.base[lo:lo+cols]
 				s := softmaxRow{maxX: maxOf(x), maxB: maxOf(b)}
-				s.sumX = sumExp(scratch, x, s.maxX)
-				s.sumB = sumExp(scratch, b, s.maxB)
-				kl[(c.Lo+lo)/cols] = float32(klSum(scratch, x, b, s))
+				shiftedExp(ex, x, s.maxX)
+				shiftedExp(eb, b, s.maxB)
+				s.sumX, s.sumB = simd.Sum(ex), simd.Sum(eb)
+				kl[(c.Lo+lo)/cols] = float32(klFromExp(ex, eb, s))
 			}
 			return nil
 		})
@@ -308,29 +310,35 @@ func maxOf(x []float32) float32 {
 	return m
 }
 
+// shiftedExp computes dst[i] = exp(x[i] − m) in float32.
+func shiftedExp(dst, x []float32, m float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = v - m
+	}
+	simd.Exp(dst, dst)
+}
+
 // sumExp returns Σ exp(x[i] − m) in float64, using scratch (len ≥ len(x)).
 func sumExp(scratch, x []float32, m float32) float64 {
 	e := scratch[:len(x)]
-	for i, v := range x {
-		e[i] = v - m
-	}
-	simd.Exp(e, e)
+	shiftedExp(e, x, m)
 	return simd.Sum(e)
 }
 
 // klSum returns Σ (p+ε)·log((p+ε)/(q+ε)) over the elements of one row (or a
-// piece of it), with p = exp(x−maxX)/sumX and q = exp(base−maxB)/sumB,
-// accumulated in float64 in element order. scratch needs 2·len(x) elements.
+// piece of it), with p = exp(x−maxX)/sumX and q = exp(base−maxB)/sumB.
+// scratch needs 2·len(x) elements.
 func klSum(scratch, x, base []float32, s softmaxRow) float64 {
 	ex, eb := scratch[:len(x)], scratch[len(x):2*len(x)]
-	for i, v := range x {
-		ex[i] = v - s.maxX
-	}
-	for i, v := range base {
-		eb[i] = v - s.maxB
-	}
-	simd.Exp(ex, ex)
-	simd.Exp(eb, eb)
+	shiftedExp(ex, x, s.maxX)
+	shiftedExp(eb, base, s.maxB)
+	return klFromExp(ex, eb, s)
+}
+
+// klFromExp returns Σ (p+ε)·log((p+ε)/(q+ε)) with p = ex/sumX and
+// q = eb/sumB, accumulated in float64 in element order.
+func klFromExp(ex, eb []float32, s softmaxRow) float64 {
 	var acc float64
 	for i := range ex {
 		p := float64(ex[i])/s.sumX + klEps

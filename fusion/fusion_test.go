@@ -299,3 +299,21 @@ func TestEngineThreadIndependent(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkArceeFusion(b *testing.B) {
+	const rows, cols = 1024, 4096
+	rng := rand.New(rand.NewPCG(9, 9))
+	base := make([]float32, rows*cols)
+	x := make([]float32, rows*cols)
+	for i := range base {
+		base[i] = float32(0.02 * rng.NormFloat64())
+		x[i] = base[i] + float32(0.01*rng.NormFloat64())
+	}
+	b.SetBytes(int64(8 * rows * cols))
+	for b.Loop() {
+		task, _ := newTask([]int64{rows, cols}, base, x)
+		if err := (&method{}).Merge(context.Background(), task); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
