@@ -43,7 +43,9 @@ func BenchmarkNuslerpColumns(b *testing.B) {
 func BenchmarkMultislerp3(b *testing.B) { benchMerge(b, "multislerp", nil, weights(1, 1, 1), true, 3) }
 func BenchmarkKarcher3(b *testing.B)    { benchMerge(b, "karcher", nil, nil, false, 3) }
 func BenchmarkModelStock3(b *testing.B) { benchMerge(b, "model_stock", nil, nil, true, 3) }
-func BenchmarkNearswap(b *testing.B)    { benchMerge(b, "nearswap", merge.Params{"t": 0.01}, nil, true, 1) }
+func BenchmarkNearswap(b *testing.B) {
+	benchMerge(b, "nearswap", merge.Params{"t": 0.01}, nil, true, 1)
+}
 
 func BenchmarkNearswapKernel(b *testing.B) {
 	for _, n := range []int{100, 10000, 1 << 20} {
