@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -735,4 +737,30 @@ func TestChoose(t *testing.T) {
 		t.Error("empty Level")
 	}
 	t.Logf("registered: %v, in use: %s", Implementations(), Level())
+}
+
+// TestLevelEnv runs the test binary again with GOMERGE_SIMD set to each
+// registered level (and to an unknown one) and checks the level in use.
+func TestLevelEnv(t *testing.T) {
+	if want := os.Getenv("GOMERGE_SIMD_WANT"); want != "" {
+		if Level() != want {
+			t.Fatalf("GOMERGE_SIMD=%q: Level() = %q, want %q", os.Getenv("GOMERGE_SIMD"), Level(), want)
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns test binaries")
+	}
+	best := registry[len(registry)-1].level
+	cases := map[string]string{"": best, "no-such-level": best, "avx512x": best}
+	for _, k := range registry {
+		cases[k.level] = k.level
+	}
+	for env, want := range cases {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLevelEnv$")
+		cmd.Env = append(os.Environ(), "GOMERGE_SIMD="+env, "GOMERGE_SIMD_WANT="+want)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("GOMERGE_SIMD=%q: %v\n%s", env, err, out)
+		}
+	}
 }
