@@ -1,17 +1,61 @@
 package cmd
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
+
+	"github.com/gomerge/gomerge/formats"
 )
 
 func newConvertCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "convert",
-		Short: "(convert is not supported yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("convert is not supported yet")
+	var o outputFlags
+	c := &cobra.Command{
+		Use:   "convert MODEL -o OUT",
+		Short: "Rewrite a checkpoint: change dtype, reshard, file ↔ directory, stdin → file",
+		Long: `convert rewrites a checkpoint tensor by tensor in bounded memory.
+
+--dtype converts every floating-point tensor (rounding to nearest even);
+integer and bool tensors, and tensors already in the target dtype, are
+copied byte for byte. -o takes a .safetensors file, a directory (sharded by
+--shard-size, with config.json — torch_dtype updated — and the tokenizer
+files of MODEL or --copy-from) or "-" for standard output. MODEL may be "-"
+for standard input. The output appears only when complete.`,
+		Example: `  gomerge convert model.safetensors --dtype bf16 -o model-bf16/
+  gomerge convert big-model/ --shard-size 2GB -o resharded/
+  cat model.safetensors | gomerge convert - -o copy.safetensors`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeModels,
+		RunE: func(c *cobra.Command, args []string) error {
+			dt, err := o.dtype()
+			if err != nil {
+				return err
+			}
+			wo, err := o.writeOptions(args)
+			if err != nil {
+				return err
+			}
+			wo.Stdout = g.Stdout
+			paths := args
+			if o.CopyFrom != "" {
+				paths = append(paths, o.CopyFrom)
+			}
+			ms, closeAll, err := openModels(c.Context(), g, paths)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			var total int64
+			for _, s := range formats.OutputSpecs(ms[0], dt) {
+				total += s.Size()
+			}
+			bar, finish := progress(g, total, "convert")
+			defer finish()
+			opts := formats.ConvertOptions{DType: dt, Write: wo, Threads: g.Threads, Progress: bar}
+			if len(ms) > 1 {
+				opts.CopyFrom = ms[1]
+			}
+			return formats.Convert(c.Context(), ms[0], o.Out, opts)
 		},
 	}
+	o.register(c)
+	return c
 }

@@ -179,10 +179,10 @@ func parseEntry(name string, raw json.RawMessage) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets must have two entries, got %d", name, len(offs))
 	}
 	if offs[0] < 0 || offs[1] < 0 {
-		return TensorInfo{}, fmt.Errorf("tensor %q: negative data_offsets %v", name, offs)
+		return TensorInfo{}, fmt.Errorf("tensor %q: negative data_offsets [%d, %d]", name, offs[0], offs[1])
 	}
 	if offs[1] < offs[0] {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets %v are reversed", name, offs)
+		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] are reversed", name, offs[0], offs[1])
 	}
 	if got := offs[1] - offs[0]; got != want {
 		return TensorInfo{}, fmt.Errorf("tensor %q: byte length %d does not match shape %v of %s (%d bytes)", name, got, shape, dt, want)

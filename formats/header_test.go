@@ -128,12 +128,12 @@ func TestMalformed(t *testing.T) {
 		{
 			name:  "negative offsets",
 			files: files{"m.safetensors": rawFile(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`, 4)},
-			want:  `DIR/m.safetensors: tensor "w": negative data_offsets [-4 0]`,
+			want:  `DIR/m.safetensors: tensor "w": negative data_offsets [-4, 0]`,
 		},
 		{
 			name:  "reversed offsets",
 			files: files{"m.safetensors": rawFile(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}`, 8)},
-			want:  `DIR/m.safetensors: tensor "w": data_offsets [8 4] are reversed`,
+			want:  `DIR/m.safetensors: tensor "w": data_offsets [8, 4] are reversed`,
 		},
 		{
 			name: "overlapping tensors",
