@@ -194,11 +194,11 @@ func (s *absSelector) resolve(ctx context.Context, scan scanFunc, qs []rankQuery
 // whole stream).
 type band struct {
 	all, none bool // keep everything / nothing
-	hasLo      bool
-	loBits     uint32
-	loSkip     int64
-	hiBits     uint32
-	hiKeep     int64
+	hasLo     bool
+	loBits    uint32
+	loSkip    int64
+	hiBits    uint32
+	hiKeep    int64
 	// straddle: some elements equal to a threshold are kept and some are
 	// not, so a chunk must know how many came before it.
 	straddle bool
