@@ -372,3 +372,39 @@ func TestNearswapFloor(t *testing.T) {
 	// w = 1e-7/1e-6 = 0.1 for the first element, 1e-7/0.5 for the second.
 	assertClose(t, got, []float32{0.1 * 1e-7, 1 + 0.5*(1e-7/0.5)}, 1e-12)
 }
+
+// TestDegenerateShapes runs every method on an empty tensor and a scalar.
+func TestDegenerateShapes(t *testing.T) {
+	for _, c := range streamCases {
+		for _, shape := range [][]int64{{0, 3}, {}} {
+			n := 1
+			for _, d := range shape {
+				n *= int(d)
+			}
+			vals := func(v float32) []float32 {
+				out := make([]float32, n)
+				for i := range out {
+					out[i] = v
+				}
+				return out
+			}
+			var base []float32
+			if c.base {
+				base = vals(1)
+			}
+			var inputs [][]float32
+			for k := range c.models {
+				inputs = append(inputs, vals(float32(k+2)))
+			}
+			got, err := mergeSlices(t, c.method, c.global, c.per, shape, base, inputs...)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.name(), shape, err)
+			}
+			for _, v := range got {
+				if math.IsNaN(float64(v)) {
+					t.Fatalf("%s %v: NaN result %v", c.name(), shape, got)
+				}
+			}
+		}
+	}
+}

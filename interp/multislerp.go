@@ -67,6 +67,9 @@ func (m *multislerpMethod) Merge(ctx context.Context, t *merge.Task) error {
 	if n == 1 {
 		return copyInput(ctx, t, t.Inputs[0])
 	}
+	if t.Len() == 0 {
+		return nil
+	}
 	w, err := modelWeights(t)
 	if err != nil {
 		return err

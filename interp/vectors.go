@@ -191,14 +191,19 @@ func gramIndex(k, i, j int) int {
 // upper triangles, count·gramWidth(k) float64 values). Each tile's partial
 // sums are computed with float64 accumulation (simd.Dot for contiguous
 // runs) and folded into the totals in tile order, so the result does not
-// depend on the thread count. Tiles run in batches of a few per thread,
-// which bounds the memory of the partial sums.
+// depend on the thread count.
 func gramPass(ctx context.Context, t *merge.Task, v vectorView, k int, withBase bool, vecs func(d *tileData) [][]float32) ([]float64, error) {
 	w := gramWidth(k)
 	total := make([]float64, v.count()*int64(w))
 	tiles := v.tiles()
 	threads := t.Threads()
-	batch := max(4, 2*threads)
+	// Column vectors keep one partial sum per column and tile: run them in
+	// batches to bound that memory. The other views' partials are small
+	// (one set per vector a tile touches), so all tiles run at once.
+	batch := len(tiles)
+	if v.kind == columnVectors {
+		batch = max(4, 2*threads)
+	}
 	partials := make([][]float64, batch)
 	for b0 := 0; b0 < len(tiles); b0 += batch {
 		group := tiles[b0:min(b0+batch, len(tiles))]
