@@ -258,3 +258,24 @@ func TestMultiDocumentNeedsNames(t *testing.T) {
 		t.Fatalf("documents split wrongly: %q", docs[1].Text)
 	}
 }
+
+func TestHubIDFromLocalCache(t *testing.T) {
+	hf := t.TempDir()
+	t.Setenv("HF_HOME", hf)
+	t.Setenv("HF_HUB_CACHE", "")
+	repo := filepath.Join(hf, "hub", "models--acme--tiny-llama")
+	snap := filepath.Join(repo, "snapshots", "abc123")
+	writeLlama(t, snap, 2, 1)
+	os.MkdirAll(filepath.Join(repo, "refs"), 0o755)
+	os.WriteFile(filepath.Join(repo, "refs", "main"), []byte("abc123\n"), 0o644)
+	p, err := ResolveRef("acme/tiny-llama", nil, t.TempDir())
+	if err != nil || p != snap {
+		t.Fatalf("ResolveRef = %q, %v; want %q", p, err, snap)
+	}
+	if p, err := ResolveRef("acme/tiny-llama@abc123", nil, t.TempDir()); err != nil || p != snap {
+		t.Fatalf("revision: %q, %v", p, err)
+	}
+	if _, err := ResolveRef("acme/other", nil, t.TempDir()); err == nil || !strings.Contains(err.Error(), "gomerge does not download") {
+		t.Fatalf("missing repo: %v", err)
+	}
+}
