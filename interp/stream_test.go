@@ -458,3 +458,197 @@ func TestEngineThreadIndependent(t *testing.T) {
 		})
 	}
 }
+
+// directNuslerp follows mergekit's nuslerp on float64 copies: vectors along
+// the last dimension (rows), along the first (columns) or the whole tensor.
+func directNuslerp(t float64, shape []int64, v0, v1 []float32, kind vectorKind) []float32 {
+	n := len(v0)
+	var vecs [][]int // element indices of each vector
+	switch kind {
+	case wholeTensor:
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		vecs = [][]int{idx}
+	case rowVectors:
+		c := int(shape[len(shape)-1])
+		for r := 0; r < n/c; r++ {
+			var idx []int
+			for j := range c {
+				idx = append(idx, r*c+j)
+			}
+			vecs = append(vecs, idx)
+		}
+	case columnVectors:
+		a := int(shape[0])
+		rest := n / a
+		for j := range rest {
+			var idx []int
+			for i := range a {
+				idx = append(idx, i*rest+j)
+			}
+			vecs = append(vecs, idx)
+		}
+	}
+	out := make([]float32, n)
+	for _, idx := range vecs {
+		var d00, d01, d11 float64
+		for _, e := range idx {
+			a, b := float64(v0[e]), float64(v1[e])
+			d00 += a * a
+			d01 += a * b
+			d11 += b * b
+		}
+		n0, n1 := math.Max(math.Sqrt(d00), 1e-7), math.Max(math.Sqrt(d11), 1e-7)
+		th := math.Acos(math.Max(-1, math.Min(1, d01/(n0*n1))))
+		s := math.Sin(th)
+		for _, e := range idx {
+			a, b := float64(v0[e]), float64(v1[e])
+			if math.Abs(s) < 1e-8 {
+				out[e] = float32((1-t)*a + t*b)
+			} else {
+				out[e] = float32((math.Sin((1-t)*th)*a + math.Sin(t*th)*b) / s)
+			}
+		}
+	}
+	return out
+}
+
+func TestNuslerpMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, shape := range [][]int64{{4, 5, 6}, {7, 3}, {9}, {2, 3, 4, 5}} {
+		n := 1
+		for _, d := range shape {
+			n *= int(d)
+		}
+		v0, v1 := randomVec(rng, n, 1), randomVec(rng, n, 1)
+		for _, c := range []struct {
+			global merge.Params
+			kind   vectorKind
+		}{
+			{nil, wholeTensor},
+			{merge.Params{"nuslerp_flatten": false}, rowVectors},
+			{merge.Params{"nuslerp_flatten": false, "nuslerp_row_wise": true}, columnVectors},
+		} {
+			want := directNuslerp(0.3, shape, v0, v1, c.kind)
+			s := spec(t, "nuslerp")
+			m, err := newMethod(t, s, c.global)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tile := range []int64{0, 4, 1} {
+				got, err := runTask(t, withTile(m, tile), s, c.global, weights(0.7, 0.3), shape, nil, v0, v1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range got {
+					if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+						t.Fatalf("shape %v kind %d tile %d: element %d: got %v, want %v", shape, c.kind, tile, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// directModelStock follows mergekit's model_stock on float64 copies; rows
+// when filterWise, else the whole tensor.
+func directModelStock(cols int, base []float32, xs [][]float32, filterWise bool) []float32 {
+	n := len(base)
+	if !filterWise {
+		cols = n
+	}
+	out := make([]float32, n)
+	N := len(xs)
+	for r := 0; r < n/cols; r++ {
+		off := func(k, e int) float64 { return float64(xs[k][e]) - float64(base[e]) }
+		var sum float64
+		for i := range N {
+			for j := i + 1; j < N; j++ {
+				var dij, dii, djj float64
+				for e := r * cols; e < (r+1)*cols; e++ {
+					dij += off(i, e) * off(j, e)
+					dii += off(i, e) * off(i, e)
+					djj += off(j, e) * off(j, e)
+				}
+				sum += math.Max(-1, math.Min(1, dij/math.Max(math.Sqrt(dii)*math.Sqrt(djj), 1e-6)))
+			}
+		}
+		cos := sum / float64(N*(N-1)/2)
+		tt := float64(N) * cos / (1 + float64(N-1)*cos)
+		for e := r * cols; e < (r+1)*cols; e++ {
+			var avg float64
+			for k := range N {
+				avg += float64(xs[k][e])
+			}
+			avg /= float64(N)
+			out[e] = float32(tt*avg + (1-tt)*float64(base[e]))
+		}
+	}
+	return out
+}
+
+func TestModelStockMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	shape := []int64{6, 50}
+	base := randomVec(rng, 300, 1)
+	common := randomVec(rng, 300, 0.5)
+	var xs [][]float32
+	for range 4 {
+		xs = append(xs, plus(plus(base, common), randomVec(rng, 300, 0.5)))
+	}
+	for _, fw := range []bool{false, true} {
+		want := directModelStock(50, base, xs, fw)
+		s := spec(t, "model_stock")
+		g := merge.Params{"filter_wise": fw}
+		m, err := newMethod(t, s, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tile := range []int64{0, 7} {
+			got, err := runTask(t, withTile(m, tile), s, g, nil, shape, base, xs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRelClose(t, "model_stock", got, want, 1e-6)
+		}
+	}
+}
+
+// directSlerp follows mergekit's slerp on float64 copies.
+func directSlerp(t float64, v0, v1 []float32) []float32 {
+	a, b := to64(v0), to64(v1)
+	na, nb := norm(a), norm(b)
+	if na <= 1e-8 {
+		na = 1
+	}
+	if nb <= 1e-8 {
+		nb = 1
+	}
+	d := dot(a, b) / (na * nb)
+	out := make([]float32, len(a))
+	for i := range out {
+		if math.Abs(d) > 0.9995 {
+			out[i] = float32((1-t)*a[i] + t*b[i])
+			continue
+		}
+		th := math.Acos(d)
+		out[i] = float32(math.Sin((1-t)*th)/math.Sin(th)*a[i] + math.Sin(t*th)/math.Sin(th)*b[i])
+	}
+	return out
+}
+
+func TestSlerpMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	for _, tt := range []float64{0.1, 0.5, 0.9, -0.2, 1.3} {
+		v0 := randomVec(rng, 1000, 1)
+		v1 := plus(v0, randomVec(rng, 1000, 0.8))
+		want := directSlerp(tt, v0, v1)
+		got, err := mergeSlices(t, "slerp", merge.Params{"t": tt}, nil, []int64{10, 100}, v0, v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRelClose(t, "slerp", got, want, 1e-6)
+	}
+}
