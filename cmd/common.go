@@ -25,13 +25,19 @@ type outputFlags struct {
 }
 
 func (o *outputFlags) register(c *cobra.Command) {
+	o.registerOptional(c)
+	c.MarkFlagRequired("output")
+}
+
+// registerOptional registers the flags without making -o required (for
+// commands whose --dry-run writes nothing).
+func (o *outputFlags) registerOptional(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVarP(&o.Out, "output", "o", "", `output: a .safetensors file, a directory, or "-" for standard output (required)`)
 	f.StringVar(&o.DType, "dtype", "", "output dtype: bf16, f16, f32 or f64 (default: the base model's)")
 	f.StringVar(&o.ShardSize, "shard-size", "5GB", "largest shard of a directory output, e.g. 500MB, 2GiB; 0 disables sharding")
 	f.BoolVar(&o.Sync, "sync", false, "fsync the output before renaming it into place")
 	f.StringVar(&o.CopyFrom, "copy-from", "", "model whose config.json and tokenizer files a directory output gets (default: the base, else the first model)")
-	c.MarkFlagRequired("output")
 	c.RegisterFlagCompletionFunc("copy-from", completeModels)
 	c.RegisterFlagCompletionFunc("output", completeModels)
 }

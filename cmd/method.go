@@ -23,7 +23,7 @@ type mergeFlags struct {
 }
 
 func (m *mergeFlags) register(c *cobra.Command) {
-	m.outputFlags.register(c)
+	m.outputFlags.registerOptional(c)
 	f := c.Flags()
 	f.StringVar(&m.Base, "base", "", "base model (default for methods that need one: the first model argument)")
 	f.Uint64Var(&m.Seed, "seed", 0, "seed of the random streams (DARE, DELLA); the same seed gives byte-identical output")

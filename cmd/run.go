@@ -95,7 +95,7 @@ Example:
 			return recipe.Run(c.Context(), docs, opts)
 		},
 	}
-	of.register(c)
+	of.registerOptional(c)
 	c.Flags().Uint64Var(&seed, "seed", 0, "seed of the random streams (DARE, DELLA)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "validate the recipe and print the plan without writing")
 	c.Flags().StringVarP(&intermediate, "intermediate-dir", "I", "", "directory for the intermediate models of a multi-document recipe")

@@ -30,10 +30,10 @@ func PrintPlan(w io.Writer, plan *Plan, threads int) {
 	for i, t := range plan.Tasks {
 		s := plan.Specs[i]
 		total += s.Size()
-		fmt.Fprintf(w, "%-60s %-5s %-18v %s\n", t.Name, s.DType, s.Shape, t.Source)
+		fmt.Fprintf(w, "%-52s %-4s %-14s %s\n", t.Name, s.DType, fmt.Sprint(s.Shape), t.Source)
 		for k, p := range t.Model {
 			if len(p) > 0 {
-				fmt.Fprintf(w, "%60s model %d: %s\n", "", k, p.Format())
+				fmt.Fprintf(w, "%52s   model %d: %s\n", "", k, p.Format())
 			}
 		}
 	}
