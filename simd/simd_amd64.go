@@ -42,6 +42,8 @@ var avx2Kernels = func() kernels {
 	k.maxAbs = maxAbsAVX2Slice
 	k.countAbsGE = countAbsGEAVX2Slice
 	k.tiesElect = tiesElectAVX2Slice
+	k.exp = func(dst, x []float32) { unaryAVX2(expAVX2, refExp, dst, x) }
+	k.tanh = func(dst, x []float32) { unaryAVX2(tanhAVX2, refTanh, dst, x) }
 	return k
 }()
 
@@ -185,6 +187,29 @@ func maxAbsAVX2(m *[8]uint32, x *float32, n int)
 //
 //go:noescape
 func countAbsGEAVX2(x *float32, thr float32, n int) int
+
+// expAVX2 implements, for n a multiple of 8,
+//
+//	for i := range n { dst[i] = expf(x[i]) }
+//
+//go:noescape
+func expAVX2(dst, x *float32, n int)
+
+// tanhAVX2 implements, for n a multiple of 8,
+//
+//	for i := range n { dst[i] = tanhf(x[i]) }
+//
+//go:noescape
+func tanhAVX2(dst, x *float32, n int)
+
+func unaryAVX2(asm func(dst, x *float32, n int), ref func(dst, x []float32), dst, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 {
+		asm(&dst[0], &x[0], n)
+	}
+	ref(dst[n:], x[n:])
+}
 
 // tiesElectAVX2 implements, for n a multiple of 16 and k rows,
 //

@@ -667,3 +667,340 @@ store:
 done:
 	VZEROUPPER
 	RET
+
+// Exp and Tanh evaluate the reference's float64 algorithm (ref.go: reduce,
+// expm1Reduced, pow2) four lanes at a time with the same operations in the
+// same order, so the results are bit-identical. transc holds each float64
+// constant four times (32 bytes) to serve as a VEX memory operand.
+
+DATA transc<>+0(SB)/8, $0x3ff71547652b82fe
+DATA transc<>+8(SB)/8, $0x3ff71547652b82fe
+DATA transc<>+16(SB)/8, $0x3ff71547652b82fe
+DATA transc<>+24(SB)/8, $0x3ff71547652b82fe
+DATA transc<>+32(SB)/8, $0x3fe0000000000000
+DATA transc<>+40(SB)/8, $0x3fe0000000000000
+DATA transc<>+48(SB)/8, $0x3fe0000000000000
+DATA transc<>+56(SB)/8, $0x3fe0000000000000
+DATA transc<>+64(SB)/8, $0x3fe62e42fee00000
+DATA transc<>+72(SB)/8, $0x3fe62e42fee00000
+DATA transc<>+80(SB)/8, $0x3fe62e42fee00000
+DATA transc<>+88(SB)/8, $0x3fe62e42fee00000
+DATA transc<>+96(SB)/8, $0x3dea39ef35793c76
+DATA transc<>+104(SB)/8, $0x3dea39ef35793c76
+DATA transc<>+112(SB)/8, $0x3dea39ef35793c76
+DATA transc<>+120(SB)/8, $0x3dea39ef35793c76
+DATA transc<>+128(SB)/8, $0xc05e000000000000
+DATA transc<>+136(SB)/8, $0xc05e000000000000
+DATA transc<>+144(SB)/8, $0xc05e000000000000
+DATA transc<>+152(SB)/8, $0xc05e000000000000
+DATA transc<>+160(SB)/8, $0x4059000000000000
+DATA transc<>+168(SB)/8, $0x4059000000000000
+DATA transc<>+176(SB)/8, $0x4059000000000000
+DATA transc<>+184(SB)/8, $0x4059000000000000
+DATA transc<>+192(SB)/8, $0x3ff0000000000000
+DATA transc<>+200(SB)/8, $0x3ff0000000000000
+DATA transc<>+208(SB)/8, $0x3ff0000000000000
+DATA transc<>+216(SB)/8, $0x3ff0000000000000
+DATA transc<>+224(SB)/8, $0x4000000000000000
+DATA transc<>+232(SB)/8, $0x4000000000000000
+DATA transc<>+240(SB)/8, $0x4000000000000000
+DATA transc<>+248(SB)/8, $0x4000000000000000
+DATA transc<>+256(SB)/8, $0x4024000000000000
+DATA transc<>+264(SB)/8, $0x4024000000000000
+DATA transc<>+272(SB)/8, $0x4024000000000000
+DATA transc<>+280(SB)/8, $0x4024000000000000
+DATA transc<>+288(SB)/8, $0x00000000000003ff
+DATA transc<>+296(SB)/8, $0x00000000000003ff
+DATA transc<>+304(SB)/8, $0x00000000000003ff
+DATA transc<>+312(SB)/8, $0x00000000000003ff
+DATA transc<>+320(SB)/8, $0x7fffffffffffffff
+DATA transc<>+328(SB)/8, $0x7fffffffffffffff
+DATA transc<>+336(SB)/8, $0x7fffffffffffffff
+DATA transc<>+344(SB)/8, $0x7fffffffffffffff
+DATA transc<>+352(SB)/8, $0x3de6124613a86d09
+DATA transc<>+360(SB)/8, $0x3de6124613a86d09
+DATA transc<>+368(SB)/8, $0x3de6124613a86d09
+DATA transc<>+376(SB)/8, $0x3de6124613a86d09
+DATA transc<>+384(SB)/8, $0x3e21eed8eff8d898
+DATA transc<>+392(SB)/8, $0x3e21eed8eff8d898
+DATA transc<>+400(SB)/8, $0x3e21eed8eff8d898
+DATA transc<>+408(SB)/8, $0x3e21eed8eff8d898
+DATA transc<>+416(SB)/8, $0x3e5ae64567f544e4
+DATA transc<>+424(SB)/8, $0x3e5ae64567f544e4
+DATA transc<>+432(SB)/8, $0x3e5ae64567f544e4
+DATA transc<>+440(SB)/8, $0x3e5ae64567f544e4
+DATA transc<>+448(SB)/8, $0x3e927e4fb7789f5c
+DATA transc<>+456(SB)/8, $0x3e927e4fb7789f5c
+DATA transc<>+464(SB)/8, $0x3e927e4fb7789f5c
+DATA transc<>+472(SB)/8, $0x3e927e4fb7789f5c
+DATA transc<>+480(SB)/8, $0x3ec71de3a556c734
+DATA transc<>+488(SB)/8, $0x3ec71de3a556c734
+DATA transc<>+496(SB)/8, $0x3ec71de3a556c734
+DATA transc<>+504(SB)/8, $0x3ec71de3a556c734
+DATA transc<>+512(SB)/8, $0x3efa01a01a01a01a
+DATA transc<>+520(SB)/8, $0x3efa01a01a01a01a
+DATA transc<>+528(SB)/8, $0x3efa01a01a01a01a
+DATA transc<>+536(SB)/8, $0x3efa01a01a01a01a
+DATA transc<>+544(SB)/8, $0x3f2a01a01a01a01a
+DATA transc<>+552(SB)/8, $0x3f2a01a01a01a01a
+DATA transc<>+560(SB)/8, $0x3f2a01a01a01a01a
+DATA transc<>+568(SB)/8, $0x3f2a01a01a01a01a
+DATA transc<>+576(SB)/8, $0x3f56c16c16c16c17
+DATA transc<>+584(SB)/8, $0x3f56c16c16c16c17
+DATA transc<>+592(SB)/8, $0x3f56c16c16c16c17
+DATA transc<>+600(SB)/8, $0x3f56c16c16c16c17
+DATA transc<>+608(SB)/8, $0x3f81111111111111
+DATA transc<>+616(SB)/8, $0x3f81111111111111
+DATA transc<>+624(SB)/8, $0x3f81111111111111
+DATA transc<>+632(SB)/8, $0x3f81111111111111
+DATA transc<>+640(SB)/8, $0x3fa5555555555555
+DATA transc<>+648(SB)/8, $0x3fa5555555555555
+DATA transc<>+656(SB)/8, $0x3fa5555555555555
+DATA transc<>+664(SB)/8, $0x3fa5555555555555
+DATA transc<>+672(SB)/8, $0x3fc5555555555555
+DATA transc<>+680(SB)/8, $0x3fc5555555555555
+DATA transc<>+688(SB)/8, $0x3fc5555555555555
+DATA transc<>+696(SB)/8, $0x3fc5555555555555
+DATA transc<>+704(SB)/8, $0x3fe0000000000000
+DATA transc<>+712(SB)/8, $0x3fe0000000000000
+DATA transc<>+720(SB)/8, $0x3fe0000000000000
+DATA transc<>+728(SB)/8, $0x3fe0000000000000
+GLOBL transc<>(SB), RODATA|NOPTR, $736
+
+// func expAVX2(dst, x *float32, n int)
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ BX, BX
+
+loop:
+	CMPQ BX, CX
+	JAE  done
+	VCVTPS2PD 0(SI)(BX*4), Y0
+	VMAXPD transc<>+128(SB), Y0, Y0
+	VMINPD transc<>+160(SB), Y0, Y0
+	VMULPD transc<>+0(SB), Y0, Y1
+	VADDPD transc<>+32(SB), Y1, Y1
+	VROUNDPD $1, Y1, Y1 // floor
+	VMULPD transc<>+64(SB), Y1, Y3
+	VSUBPD Y3, Y0, Y2
+	VMULPD transc<>+96(SB), Y1, Y3
+	VSUBPD Y3, Y2, Y2
+	VMOVUPD transc<>+352(SB), Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+384(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+416(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+448(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+480(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+512(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+544(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+576(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+608(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+640(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+672(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+704(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+192(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VCVTPD2DQY Y1, X3
+	VPMOVSXDQ X3, Y3
+	VPADDQ transc<>+288(SB), Y3, Y3
+	VPSLLQ $52, Y3, Y3
+	VMULPD Y3, Y4, Y4
+	VADDPD Y4, Y3, Y4
+	VCVTPD2PSY Y4, X5
+	VMOVUPS 0(SI)(BX*4), X2
+	VCMPPS $3, X2, X2, X1 // unordered: x is NaN
+	VBLENDVPS X1, X2, X5, X5
+	VMOVUPS X5, 0(DI)(BX*4)
+	VCVTPS2PD 16(SI)(BX*4), Y6
+	VMAXPD transc<>+128(SB), Y6, Y6
+	VMINPD transc<>+160(SB), Y6, Y6
+	VMULPD transc<>+0(SB), Y6, Y7
+	VADDPD transc<>+32(SB), Y7, Y7
+	VROUNDPD $1, Y7, Y7 // floor
+	VMULPD transc<>+64(SB), Y7, Y9
+	VSUBPD Y9, Y6, Y8
+	VMULPD transc<>+96(SB), Y7, Y9
+	VSUBPD Y9, Y8, Y8
+	VMOVUPD transc<>+352(SB), Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+384(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+416(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+448(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+480(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+512(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+544(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+576(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+608(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+640(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+672(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+704(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+192(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VCVTPD2DQY Y7, X9
+	VPMOVSXDQ X9, Y9
+	VPADDQ transc<>+288(SB), Y9, Y9
+	VPSLLQ $52, Y9, Y9
+	VMULPD Y9, Y10, Y10
+	VADDPD Y10, Y9, Y10
+	VCVTPD2PSY Y10, X11
+	VMOVUPS 16(SI)(BX*4), X8
+	VCMPPS $3, X8, X8, X7 // unordered: x is NaN
+	VBLENDVPS X7, X8, X11, X11
+	VMOVUPS X11, 16(DI)(BX*4)
+	ADDQ $8, BX
+	JMP  loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func tanhAVX2(dst, x *float32, n int)
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ BX, BX
+
+loop:
+	CMPQ BX, CX
+	JAE  done
+	VCVTPS2PD 0(SI)(BX*4), Y0
+	VANDPD transc<>+320(SB), Y0, Y0
+	VMINPD transc<>+256(SB), Y0, Y0
+	VADDPD Y0, Y0, Y0 // 2|x|
+	VMULPD transc<>+0(SB), Y0, Y1
+	VADDPD transc<>+32(SB), Y1, Y1
+	VROUNDPD $1, Y1, Y1 // floor
+	VMULPD transc<>+64(SB), Y1, Y3
+	VSUBPD Y3, Y0, Y2
+	VMULPD transc<>+96(SB), Y1, Y3
+	VSUBPD Y3, Y2, Y2
+	VMOVUPD transc<>+352(SB), Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+384(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+416(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+448(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+480(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+512(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+544(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+576(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+608(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+640(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+672(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+704(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VADDPD transc<>+192(SB), Y4, Y4
+	VMULPD Y2, Y4, Y4
+	VCVTPD2DQY Y1, X3
+	VPMOVSXDQ X3, Y3
+	VPADDQ transc<>+288(SB), Y3, Y3
+	VPSLLQ $52, Y3, Y3
+	VMULPD Y3, Y4, Y4
+	VSUBPD transc<>+192(SB), Y3, Y3
+	VADDPD Y4, Y3, Y3
+	VADDPD transc<>+224(SB), Y3, Y4
+	VDIVPD Y4, Y3, Y3
+	VCVTPD2PSY Y3, X5
+	VMOVUPS 0(SI)(BX*4), X2
+	VPCMPEQD X4, X4, X4
+	VPSLLD $31, X4, X4 // 0x80000000
+	VPAND X2, X4, X4
+	VPOR X4, X5, X5
+	VCMPPS $3, X2, X2, X1 // unordered: x is NaN
+	VBLENDVPS X1, X2, X5, X5
+	VMOVUPS X5, 0(DI)(BX*4)
+	VCVTPS2PD 16(SI)(BX*4), Y6
+	VANDPD transc<>+320(SB), Y6, Y6
+	VMINPD transc<>+256(SB), Y6, Y6
+	VADDPD Y6, Y6, Y6 // 2|x|
+	VMULPD transc<>+0(SB), Y6, Y7
+	VADDPD transc<>+32(SB), Y7, Y7
+	VROUNDPD $1, Y7, Y7 // floor
+	VMULPD transc<>+64(SB), Y7, Y9
+	VSUBPD Y9, Y6, Y8
+	VMULPD transc<>+96(SB), Y7, Y9
+	VSUBPD Y9, Y8, Y8
+	VMOVUPD transc<>+352(SB), Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+384(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+416(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+448(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+480(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+512(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+544(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+576(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+608(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+640(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+672(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+704(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VADDPD transc<>+192(SB), Y10, Y10
+	VMULPD Y8, Y10, Y10
+	VCVTPD2DQY Y7, X9
+	VPMOVSXDQ X9, Y9
+	VPADDQ transc<>+288(SB), Y9, Y9
+	VPSLLQ $52, Y9, Y9
+	VMULPD Y9, Y10, Y10
+	VSUBPD transc<>+192(SB), Y9, Y9
+	VADDPD Y10, Y9, Y9
+	VADDPD transc<>+224(SB), Y9, Y10
+	VDIVPD Y10, Y9, Y9
+	VCVTPD2PSY Y9, X11
+	VMOVUPS 16(SI)(BX*4), X8
+	VPCMPEQD X10, X10, X10
+	VPSLLD $31, X10, X10 // 0x80000000
+	VPAND X8, X10, X10
+	VPOR X10, X11, X11
+	VCMPPS $3, X8, X8, X7 // unordered: x is NaN
+	VBLENDVPS X7, X8, X11, X11
+	VMOVUPS X11, 16(DI)(BX*4)
+	ADDQ $8, BX
+	JMP  loop
+
+done:
+	VZEROUPPER
+	RET

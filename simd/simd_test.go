@@ -706,6 +706,15 @@ func TestTranscendentalAccuracy(t *testing.T) {
 		}
 	}
 	t.Logf("%d inputs: Exp worst %d ulp, Tanh worst %d ulp", len(xs), worstE, worstT)
+
+	// Every implementation returns the reference's bits on the whole sweep.
+	forEachImpl(t, func(t *testing.T, k *kernels) {
+		got := make([]float32, len(xs))
+		k.exp(got, xs)
+		checkF32(t, "Exp sweep", got, gotE)
+		k.tanh(got, xs)
+		checkF32(t, "Tanh sweep", got, gotT)
+	})
 }
 
 func TestLengthMismatchPanics(t *testing.T) {
