@@ -3,8 +3,10 @@ package merge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/gomerge/gomerge/formats"
@@ -135,5 +137,176 @@ func TestEngineListsEveryMismatch(t *testing.T) {
 		if !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+func readAll(t *testing.T, m *formats.Model, name string) []float32 {
+	t.Helper()
+	tn, ok := m.Tensor(name)
+	if !ok {
+		t.Fatalf("no tensor %q", name)
+	}
+	out := make([]float32, tn.NumElements())
+	if _, err := tn.ReadFloat32(out, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mergeTo(t *testing.T, cfg *merge.Config) *formats.Model {
+	t.Helper()
+	plan, err := merge.PlanMerge(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.safetensors")
+	if err := merge.Write(context.Background(), plan, merge.Output{Path: out}, merge.ExecOptions{Threads: 2}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := formats.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func openAll(t *testing.T, paths ...string) []*formats.Model {
+	var ms []*formats.Model
+	for _, p := range paths {
+		m, err := formats.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func TestEmbeddingMismatchUsesCommonSubmatrix(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	// a: vocab 3 × hidden 2; b: vocab 2 × hidden 2.
+	writeModel(t, a, formats.F32, map[string][]float32{"model.embed_tokens.weight": {1, 2, 3, 4, 5, 6}}, map[string][]int64{"model.embed_tokens.weight": {3, 2}})
+	writeModel(t, b, formats.F32, map[string][]float32{"model.embed_tokens.weight": {3, 4, 5, 6}}, map[string][]int64{"model.embed_tokens.weight": {2, 2}})
+	var warn bytes.Buffer
+	ms := openAll(t, a, b)
+	out := mergeTo(t, &merge.Config{Spec: meanSpec, Params: merge.ConstParams{}, Models: ms, Warn: &warn})
+	got := readAll(t, out, "model.embed_tokens.weight")
+	if want := []float32{2, 3, 4, 5}; !equalF(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if !bytes.Contains(warn.Bytes(), []byte(`"model.embed_tokens.weight": token embedding shapes differ`)) {
+		t.Errorf("no warning: %q", warn.String())
+	}
+}
+
+// baseMeanSpec is a task-vector test method: base + mean of deltas.
+type baseMean struct{}
+
+func (baseMean) Merge(ctx context.Context, t *merge.Task) error {
+	n := t.Len()
+	base := make([]float32, n)
+	t.Base.Read(base, 0)
+	acc := append([]float32{}, base...)
+	buf := make([]float32, n)
+	for _, in := range t.Inputs {
+		in.Read(buf, 0)
+		for i := range acc {
+			acc[i] += (buf[i] - base[i]) / float32(len(t.Inputs))
+		}
+	}
+	return t.Out.Write(acc, 0)
+}
+
+var baseMeanSpec = &merge.MethodSpec{Name: "basemean", Base: merge.BaseRequired, MinModels: 1, TaskVector: true,
+	New: func(merge.Params) (merge.Method, error) { return baseMean{}, nil }}
+
+func TestTaskVectorEmbeddingCropsToBase(t *testing.T) {
+	dir := t.TempDir()
+	base, x := filepath.Join(dir, "base.safetensors"), filepath.Join(dir, "x.safetensors")
+	writeModel(t, base, formats.F32, map[string][]float32{"lm_head.weight": {0, 0, 0, 0}}, map[string][]int64{"lm_head.weight": {2, 2}})
+	writeModel(t, x, formats.F32, map[string][]float32{"lm_head.weight": {1, 2, 3, 4, 5, 6}}, map[string][]int64{"lm_head.weight": {3, 2}})
+	ms := openAll(t, base, x)
+	out := mergeTo(t, &merge.Config{Spec: baseMeanSpec, Params: merge.ConstParams{}, Base: ms[0], Models: ms[1:]})
+	if got := readAll(t, out, "lm_head.weight"); !equalF(got, []float32{1, 2, 3, 4}) {
+		t.Errorf("got %v, want the base-shaped [1 2 3 4]", got)
+	}
+}
+
+func TestMissingPoliciesAndExclude(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	writeModel(t, a, formats.F32, map[string][]float32{"w": {1, 1}, "only_a": {7}, "model.layers.0.skip": {5, 5}}, nil)
+	writeModel(t, b, formats.F32, map[string][]float32{"w": {3, 3}, "model.layers.0.skip": {9, 9}}, nil)
+	ms := openAll(t, a, b)
+	inter := mergeTo(t, &merge.Config{Spec: meanSpec, Params: merge.ConstParams{}, Models: ms, Missing: merge.MissingIntersection,
+		Exclude: []*regexp.Regexp{regexp.MustCompile(`\.skip$`)}})
+	if _, ok := inter.Tensor("only_a"); ok {
+		t.Error("intersection kept a tensor b lacks")
+	}
+	if got := readAll(t, inter, "model.layers.0.skip"); !equalF(got, []float32{5, 5}) {
+		t.Errorf("excluded tensor = %v, want the first model's [5 5]", got)
+	}
+	if got := readAll(t, inter, "w"); !equalF(got, []float32{2, 2}) {
+		t.Errorf("w = %v", got)
+	}
+	union := mergeTo(t, &merge.Config{Spec: meanSpec, Params: merge.ConstParams{}, Models: ms, Missing: merge.MissingUnion})
+	if got := readAll(t, union, "only_a"); !equalF(got, []float32{7}) {
+		t.Errorf("union only_a = %v", got)
+	}
+}
+
+func TestTiedLMHeadReadsEmbedding(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
+	emb := map[string][]int64{"model.embed_tokens.weight": {2, 1}, "lm_head.weight": {2, 1}}
+	writeModel(t, a, formats.F32, map[string][]float32{"model.embed_tokens.weight": {1, 2}, "lm_head.weight": {10, 20}}, emb)
+	writeModel(t, b, formats.F32, map[string][]float32{"model.embed_tokens.weight": {3, 4}}, emb)
+	ms := openAll(t, a, b)
+	out := mergeTo(t, &merge.Config{Spec: meanSpec, Params: merge.ConstParams{}, Models: ms})
+	if got := readAll(t, out, "lm_head.weight"); !equalF(got, []float32{6.5, 12}) {
+		t.Errorf("lm_head = %v, want mean of a's head and b's tied embedding [6.5 12]", got)
+	}
+}
+
+func equalF(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestIntegerTensorsCopiedByteForByte(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i, v := range []byte{3, 9} {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i))
+		w, err := formats.Create(p, []formats.TensorSpec{{Name: "pos", DType: formats.I64, Shape: []int64{2}}, {Name: "w", DType: formats.F32, Shape: []int64{1}}}, formats.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt("pos", []byte{v, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 0)
+		w.WriteFloat32("w", 0, []float32{float32(v)}, nil)
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	ms := openAll(t, paths...)
+	out := mergeTo(t, &merge.Config{Spec: meanSpec, Params: merge.ConstParams{}, Models: ms, OutDType: formats.BF16})
+	tn, _ := out.Tensor("pos")
+	b := make([]byte, 16)
+	if err := tn.ReadAt(b, 0); err != nil || tn.DType != formats.I64 || !bytes.Equal(b, []byte{3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("pos = %s %v (%v), want the first model's bytes", tn.DType, b, err)
+	}
+	if got := readAll(t, out, "w"); !equalF(got, []float32{6}) {
+		t.Errorf("w = %v", got)
 	}
 }
