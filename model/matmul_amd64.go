@@ -1,0 +1,42 @@
+//go:build !purego
+
+package model
+
+import "golang.org/x/sys/cpu"
+
+// kernel6x16FMA computes, with AVX2 fused multiply-adds in k order,
+//
+//	for i := range 6 { for j := range 16 {
+//		s := 0 (or c[i*ldc+j] added at the end if acc)
+//		for k := range kc { s = fma(a[k*6+i], b[k*16+j], s) }
+//		c[i*ldc+j] = s (+ old c[i*ldc+j] if acc)
+//	}}
+//
+// a is a packed 6-row panel ([kc][6]), b a packed 16-column panel ([kc][16]).
+//
+//go:noescape
+func kernel6x16FMA(kc int, a, b, c *float32, ldc int, acc bool)
+
+// peakFMA runs n iterations of 12 independent register FMAs (192·n FLOPs).
+//
+//go:noescape
+func peakFMA(n int)
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		defaultKernel = kernelFMA
+	}
+}
+
+var kernelFMA = &microKernel{
+	name: "avx2-fma",
+	run: func(kc int, a, b, c []float32, ldc int, acc bool) {
+		_ = a[kc*mr-1]
+		_ = b[kc*nr-1]
+		_ = c[(mr-1)*ldc+nr-1]
+		kernel6x16FMA(kc, &a[0], &b[0], &c[0], ldc, acc)
+	},
+}
+
+// hasPeakFMA reports whether peakFMA may run on this CPU.
+func hasPeakFMA() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }

@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package model
+
+func peakFMA(n int) {}
+
+func hasPeakFMA() bool { return false }
