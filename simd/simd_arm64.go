@@ -2,12 +2,15 @@
 
 package simd
 
+import "math"
+
 // archKernels returns the arm64 implementations, best last. Advanced SIMD
 // (NEON) is part of every arm64 CPU.
 func archKernels() []*kernels { return []*kernels{&neonKernels} }
 
 // neonKernels uses NEON assembly for the conversions, the elementwise
-// kernels, the fused sums and the float64 reductions; the rest is generic.
+// kernels, the fused sums, the reductions, CountAbsGE and TIESElect; the
+// rest is generic.
 var neonKernels = func() kernels {
 	k := genericKernels
 	k.level = "neon"
@@ -26,6 +29,9 @@ var neonKernels = func() kernels {
 	k.sumSquares = func(x []float32) float64 { return reduceNEON(sumSquaresNEON, sumSquaresFrom, x) }
 	k.sumAbs = func(x []float32) float64 { return reduceNEON(sumAbsNEON, sumAbsFrom, x) }
 	k.dot = dotNEONSlice
+	k.maxAbs = maxAbsNEONSlice
+	k.countAbsGE = countAbsGENEONSlice
+	k.tiesElect = tiesElectNEONSlice
 	return k
 }()
 
@@ -250,4 +256,79 @@ func dotNEONSlice(x, y []float32) float64 {
 	}
 	dotFrom(&acc, x, y, n)
 	return combineLanes(&acc)
+}
+
+// maxAbsNEON implements, for n a multiple of 16,
+//
+//	for i := range n { m[i%4] = max(m[i%4], bits(x[i]) & 0x7fffffff) }
+//
+//go:noescape
+func maxAbsNEON(m *[4]uint32, x *float32, n int)
+
+// countAbsGENEON implements, for n a multiple of 16 and below 2^32,
+//
+//	for i := range n { if abs(x[i]) >= thr { c[i%4]++ } }
+//
+//go:noescape
+func countAbsGENEON(c *[4]uint32, x *float32, thr float32, n int)
+
+// tiesElectNEON implements, for n a multiple of 8 and k rows,
+//
+//	for i := range n {
+//		var sum float32
+//		for j := range k { sum += d[j][i] }
+//		neg := !(sum >= 0)
+//		var m, dv float32
+//		for j := range k {
+//			if v := d[j][i]; neg && v < 0 || !neg && v > 0 { m += v; dv += w[j] }
+//		}
+//		mixed[i], div[i] = m, dv
+//	}
+//
+//go:noescape
+func tiesElectNEON(mixed, div *float32, d *[]float32, w *float32, k, n int)
+
+func maxAbsNEONSlice(x []float32) float32 {
+	var m [4]uint32
+	n := len(x) &^ 15
+	if n > 0 {
+		maxAbsNEON(&m, &x[0], n)
+	}
+	r := math.Float32bits(refMaxAbs(x[n:]))
+	for _, v := range m {
+		r = max(r, v)
+	}
+	return math.Float32frombits(r)
+}
+
+func countAbsGENEONSlice(x []float32, thr float32) int {
+	c := 0
+	for len(x) >= 16 {
+		n := min(len(x), 1<<30) &^ 15
+		var lanes [4]uint32
+		countAbsGENEON(&lanes, &x[0], thr, n)
+		for _, v := range lanes {
+			c += int(v)
+		}
+		x = x[n:]
+	}
+	return c + refCountAbsGE(x, thr)
+}
+
+func tiesElectNEONSlice(mixed, div []float32, d [][]float32, w []float32) {
+	div = div[:len(mixed)]
+	w = w[:len(d)]
+	for k := range d {
+		_ = d[k][:len(mixed)]
+	}
+	n := len(mixed) &^ 7
+	if n > 0 {
+		var dp *[]float32
+		var wp *float32
+		if len(d) > 0 {
+			dp, wp = &d[0], &w[0]
+		}
+		tiesElectNEON(&mixed[0], &div[0], dp, wp, len(d), n)
+	}
+	tiesElectFrom(mixed, div, d, w, n)
 }

@@ -20,6 +20,10 @@
 //	FMUL  Vd.2D, Vn.2D, Vm.2D   0x6e60dc00 | m<<16 | n<<5 | d
 //	FCVTL  Vd.2D, Vn.2S         0x0e617800 | n<<5 | d
 //	FCVTL2 Vd.2D, Vn.4S         0x4e617800 | n<<5 | d
+//	FCMGE Vd.4S, Vn.4S, Vm.4S   0x6e20e400 | m<<16 | n<<5 | d
+//	FCMGE Vd.4S, Vn.4S, #0.0    0x6ea0c800 | n<<5 | d
+//	FCMGT Vd.4S, Vn.4S, #0.0    0x4ea0c800 | n<<5 | d
+//	FCMLT Vd.4S, Vn.4S, #0.0    0x4ea0e800 | n<<5 | d
 
 // func bf16ToF32NEON(dst *float32, src *uint16, n int)
 TEXT ·bf16ToF32NEON(SB), NOSPLIT, $0-24
@@ -576,6 +580,156 @@ loop:
 	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
 	SUB    $16, R2
 	B      loop
+
+done:
+	RET
+
+// func maxAbsNEON(m *[4]uint32, x *float32, n int)
+TEXT ·maxAbsNEON(SB), NOSPLIT, $0-24
+	MOVD m+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVW $0x7fffffff, R3
+	VDUP R3, V31.S4
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VAND   V31.B16, V0.B16, V0.B16
+	VAND   V31.B16, V1.B16, V1.B16
+	VAND   V31.B16, V2.B16, V2.B16
+	VAND   V31.B16, V3.B16, V3.B16
+	VUMAX  V0.S4, V4.S4, V4.S4
+	VUMAX  V1.S4, V5.S4, V5.S4
+	VUMAX  V2.S4, V6.S4, V6.S4
+	VUMAX  V3.S4, V7.S4, V7.S4
+	SUB    $16, R2
+	B      loop
+
+done:
+	VUMAX V5.S4, V4.S4, V4.S4
+	VUMAX V7.S4, V6.S4, V6.S4
+	VUMAX V6.S4, V4.S4, V4.S4
+	VST1  [V4.S4], (R0)
+	RET
+
+// func countAbsGENEON(c *[4]uint32, x *float32, thr float32, n int)
+TEXT ·countAbsGENEON(SB), NOSPLIT, $0-32
+	MOVD  c+0(FP), R0
+	MOVD  x+8(FP), R1
+	FMOVS thr+16(FP), F30
+	VDUP  V30.S[0], V30.S4
+	MOVD  n+24(FP), R2
+	MOVW  $0x7fffffff, R3
+	VDUP  R3, V31.S4
+	VEOR  V4.B16, V4.B16, V4.B16
+	VEOR  V5.B16, V5.B16, V5.B16
+	VEOR  V6.B16, V6.B16, V6.B16
+	VEOR  V7.B16, V7.B16, V7.B16
+
+loop:
+	CBZ    R2, done
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VAND   V31.B16, V0.B16, V0.B16
+	VAND   V31.B16, V1.B16, V1.B16
+	VAND   V31.B16, V2.B16, V2.B16
+	VAND   V31.B16, V3.B16, V3.B16
+	WORD   $0x6e3ee400 // FCMGE V0.4S, V0.4S, V30.4S
+	WORD   $0x6e3ee421 // FCMGE V1.4S, V1.4S, V30.4S
+	WORD   $0x6e3ee442 // FCMGE V2.4S, V2.4S, V30.4S
+	WORD   $0x6e3ee463 // FCMGE V3.4S, V3.4S, V30.4S
+	VSUB   V0.S4, V4.S4, V4.S4 // mask lanes are -1
+	VSUB   V1.S4, V5.S4, V5.S4
+	VSUB   V2.S4, V6.S4, V6.S4
+	VSUB   V3.S4, V7.S4, V7.S4
+	SUB    $16, R2
+	B      loop
+
+done:
+	VADD V5.S4, V4.S4, V4.S4
+	VADD V7.S4, V6.S4, V6.S4
+	VADD V6.S4, V4.S4, V4.S4
+	VST1 [V4.S4], (R0)
+	RET
+
+// func tiesElectNEON(mixed, div *float32, d *[]float32, w *float32, k, n int)
+TEXT ·tiesElectNEON(SB), NOSPLIT, $0-48
+	MOVD mixed+0(FP), R0
+	MOVD div+8(FP), R1
+	MOVD d+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD n+40(FP), R5
+	MOVD $0, R6 // byte offset of the block
+
+loop:
+	CBZ  R5, done
+	// Pass 1: sum = Σ_k d[k][i], in row order.
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	MOVD R2, R8
+	MOVD R4, R10
+
+sumrow:
+	CBZ  R10, elect
+	MOVD (R8), R11
+	ADD  R6, R11, R11
+	VLD1 (R11), [V8.S4, V9.S4]
+	WORD   $0x4e28d400 // FADD  V0.4S, V0.4S, V8.4S
+	WORD   $0x4e29d421 // FADD  V1.4S, V1.4S, V9.4S
+	ADD  $24, R8
+	SUB  $1, R10
+	B    sumrow
+
+elect:
+	WORD   $0x6ea0c802 // FCMGE V2.4S, V0.4S, #0.0
+	WORD   $0x6ea0c823 // FCMGE V3.4S, V1.4S, #0.0
+	VEOR V4.B16, V4.B16, V4.B16 // mixed
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16 // div
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R2, R8
+	MOVD R3, R9
+	MOVD R4, R10
+
+maskrow:
+	CBZ     R10, store
+	MOVD    (R8), R11
+	ADD     R6, R11, R11
+	VLD1    (R11), [V8.S4, V9.S4]
+	VLD1R.P 4(R9), [V16.S4]
+	// agree = pos ? v > 0 : v < 0 (zero and NaN never agree)
+	WORD   $0x4ea0c90a // FCMGT V10.4S, V8.4S, #0.0
+	WORD   $0x4ea0e90c // FCMLT V12.4S, V8.4S, #0.0
+	WORD   $0x4ea0c92b // FCMGT V11.4S, V9.4S, #0.0
+	WORD   $0x4ea0e92d // FCMLT V13.4S, V9.4S, #0.0
+	VBIT    V2.B16, V10.B16, V12.B16 // V12 = pos ? V10 : V12
+	VBIT    V3.B16, V11.B16, V13.B16
+	// A disagreeing term becomes +0, which leaves the sums unchanged.
+	VAND    V12.B16, V8.B16, V8.B16
+	VAND    V13.B16, V9.B16, V9.B16
+	VAND    V12.B16, V16.B16, V10.B16
+	VAND    V13.B16, V16.B16, V11.B16
+	WORD   $0x4e28d484 // FADD  V4.4S, V4.4S, V8.4S
+	WORD   $0x4e29d4a5 // FADD  V5.4S, V5.4S, V9.4S
+	WORD   $0x4e2ad4c6 // FADD  V6.4S, V6.4S, V10.4S
+	WORD   $0x4e2bd4e7 // FADD  V7.4S, V7.4S, V11.4S
+	ADD     $24, R8
+	SUB     $1, R10
+	B       maskrow
+
+store:
+	ADD  R6, R0, R12
+	VST1 [V4.S4, V5.S4], (R12)
+	ADD  R6, R1, R12
+	VST1 [V6.S4, V7.S4], (R12)
+	ADD  $32, R6
+	SUB  $8, R5
+	B    loop
 
 done:
 	RET
