@@ -344,6 +344,30 @@ func (w *Writer) WriteAt(name string, p []byte, off int64) error {
 	return nil
 }
 
+// copyFrom copies n bytes of tensor t starting at byte off into the named
+// output tensor at the same offset, inside the kernel where possible. ok is
+// false when the caller must copy through memory instead.
+func (w *Writer) copyFrom(name string, t *Tensor, off, n int64) (ok bool, err error) {
+	o, found := w.where[name]
+	if !found || o == nil {
+		return false, fmt.Errorf("%s: tensor %q was not declared", w.path, name)
+	}
+	if off < 0 || off+n > o.spec.Size() || off+n > t.Size {
+		return false, fmt.Errorf("%s: tensor %q: copy of %d bytes at %d is outside the tensor", w.path, name, n, off)
+	}
+	copied, ok, err := copyRange(o.shard.tmp, t.f, o.off+off, t.Offset+off, n)
+	if !ok {
+		return false, nil
+	}
+	if err == nil && copied < n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return true, fmt.Errorf("%s: tensor %q: file changed or truncated while reading: %w", t.File, t.Name, err)
+	}
+	return true, nil
+}
+
 // WriteFloat32 converts src to the tensor's dtype and writes it starting at
 // element elem. scratch is a reusable buffer, grown as needed and returned.
 func (w *Writer) WriteFloat32(name string, elem int64, src []float32, scratch []byte) ([]byte, error) {

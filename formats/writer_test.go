@@ -565,3 +565,35 @@ func TestCopyModelFiles(t *testing.T) {
 		t.Errorf("lone file beside config.json: %v", err)
 	}
 }
+
+// withCopyPaths runs f with the in-kernel copy and with read-and-write.
+func withCopyPaths(t *testing.T, f func(t *testing.T)) {
+	for _, k := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kernelCopy=%v", k), func(t *testing.T) {
+			old := kernelCopy
+			kernelCopy = k
+			defer func() { kernelCopy = old }()
+			f(t)
+		})
+	}
+}
+
+// TestCopyPaths repeats the layout round trip and the truncation check
+// with both same-dtype copy paths.
+func TestCopyPaths(t *testing.T) {
+	withCopyPaths(t, func(t *testing.T) {
+		TestRoundTripLayouts(t)
+		dir := t.TempDir()
+		src := writeRandom(t, filepath.Join(dir, "src.safetensors"), everyDTypeSpecs(), WriteOptions{}, 10)
+		m := mustOpen(t, src)
+		st, _ := os.Stat(src)
+		if err := os.Truncate(src, st.Size()-10); err != nil {
+			t.Fatal(err)
+		}
+		err := Convert(context.Background(), m, filepath.Join(dir, "out.safetensors"), ConvertOptions{})
+		if err == nil || !strings.Contains(err.Error(), src+`: tensor "t.u8": file changed or truncated while reading`) {
+			t.Errorf("truncated input: %v", err)
+		}
+		noTemps(t, dir)
+	})
+}

@@ -1,0 +1,125 @@
+package formats
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchGiB writes a 1 GiB BF16 checkpoint of 64 tensors [4096, 2048] with
+// arbitrary finite values into dir.
+func benchGiB(b *testing.B, dir string) string {
+	b.Helper()
+	var specs []TensorSpec
+	for i := range 64 {
+		specs = append(specs, TensorSpec{Name: fmt.Sprintf("model.layers.%02d.weight", i), DType: BF16, Shape: []int64{4096, 2048}})
+	}
+	p := filepath.Join(dir, "bench.safetensors")
+	w, err := Create(p, specs, WriteOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, specs[0].Size())
+	for i := range buf {
+		buf[i] = byte(i * 7)
+		if i%2 == 1 {
+			buf[i] &= 0x3f // keep exponents small: finite values
+		}
+	}
+	for _, s := range specs {
+		if err := w.WriteAt(s.Name, buf, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// readAll reads path with a plain 8 MiB read loop and returns the bytes read.
+func readAll(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 8<<20)
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// BenchmarkConvertRoundTrip converts a generated 1 GiB BF16 checkpoint to
+// F32 and back and reports the time as a ratio to a plain read loop over
+// the same files in the same run: "convert/read" compares the two converts
+// with reading the 1 GiB input once each (2 GiB), "convert/read-all" with
+// reading every byte the converts read (1 GiB + 2 GiB). The files are in
+// the page cache, so this measures CPU and memory-copy overhead rather than
+// the disk. It runs only under -bench (generation takes a few seconds).
+func BenchmarkConvertRoundTrip(b *testing.B) {
+	dir := b.TempDir()
+	src := benchGiB(b, dir)
+	mid := filepath.Join(dir, "f32.safetensors")
+	back := filepath.Join(dir, "back.safetensors")
+	ctx := context.Background()
+	m, err := Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	st, _ := os.Stat(src)
+	// Warm the cache and create the intermediate file once.
+	readAll(src)
+	if err := Convert(ctx, m, mid, ConvertOptions{DType: F32}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	var conv, read, readMid time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := Convert(ctx, m, mid, ConvertOptions{DType: F32}); err != nil {
+			b.Fatal(err)
+		}
+		mm, err := Open(mid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Convert(ctx, mm, back, ConvertOptions{DType: BF16}); err != nil {
+			b.Fatal(err)
+		}
+		mm.Close()
+		t1 := time.Now()
+		if _, err := readAll(src); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := readAll(mid); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		conv += t1.Sub(t0)
+		read += t2.Sub(t1)
+		readMid += t3.Sub(t2)
+	}
+	b.ReportMetric(float64(conv)/float64(2*read), "convert/read")
+	b.ReportMetric(float64(conv)/float64(read+readMid), "convert/read-all")
+	// The result must equal the input: BF16 → F32 → BF16 is lossless.
+	x, _ := os.ReadFile(src)
+	y, _ := os.ReadFile(back)
+	if string(x) != string(y) {
+		b.Fatal("round trip changed the checkpoint")
+	}
+}
