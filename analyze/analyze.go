@@ -24,11 +24,15 @@ import (
 	"github.com/gomerge/gomerge/simd"
 )
 
-// DefaultZeroTol is the default near-zero tolerance: an element counts as
-// unchanged when |Δ| ≤ ZeroTol·|θ₀|. 1e-3 lies below the smallest relative
-// step of bfloat16 (2⁻⁸ ≈ 3.9e-3), so for bf16 checkpoints only exact zeros
-// count, while float32 changes below a thousandth of the weight count as
-// unchanged too.
+// DefaultZeroTol is the default near-zero tolerance. An element counts as
+// (nearly) unchanged when |Δ| < ZeroTol·rms(θ₀), where rms(θ₀) is the
+// root-mean-square of the base values of the block of BlockElems elements
+// the element belongs to (blocks start at the beginning of the tensor, so a
+// tensor of at most BlockElems elements uses its own RMS). An exact zero
+// always counts. With bf16 weights, an actual change of a weight near the
+// RMS is at least one bf16 step (≥ 2⁻⁸·|θ|), far above 1e-3·rms, so mostly
+// exact zeros count. The threshold is per block rather than per element so
+// the count runs as one SIMD comparison.
 const DefaultZeroTol = 1e-3
 
 // Module types, in report order.
@@ -93,8 +97,9 @@ func ModuleOf(name string) string {
 type Options struct {
 	// Threads is the parallelism (≤ 1: one).
 	Threads int
-	// ZeroTol is the near-zero tolerance: |Δ| ≤ ZeroTol·|θ₀| counts as
-	// unchanged (0: exact zeros only; the CLI's default is DefaultZeroTol).
+	// ZeroTol is the near-zero tolerance: |Δ| < ZeroTol·rms(θ₀) counts as
+	// unchanged (see DefaultZeroTol; 0: exact zeros only; the CLI's default
+	// is DefaultZeroTol).
 	ZeroTol float64
 	// LangExpert is the 1-based position among the experts of the
 	// language expert for the layer-swap suggestion (two experts only; the
@@ -116,7 +121,8 @@ type Sums struct {
 	SumAbs    float64 `json:"sum_abs_delta"`
 	SumSq     float64 `json:"sum_sq_delta"`
 	BaseSumSq float64 `json:"sum_sq_base"`
-	// NearZero counts the elements with |Δ| ≤ ZeroTol·|θ₀|.
+	// NearZero counts the elements with |Δ| < ZeroTol·rms(θ₀) (see
+	// DefaultZeroTol).
 	NearZero int64 `json:"near_zero"`
 }
 
@@ -299,7 +305,7 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 	err := merge.Parallel(ctx, max(opts.Threads, 1), units, func(u merge.Chunk) error {
 		w := works[u.Index]
 		c := w.job.chunks[w.chunk]
-		sums, pairs, err := analyzeChunk(w.job, c, ne, float32(tol))
+		sums, pairs, err := analyzeChunk(w.job, c, ne, tol)
 		if err != nil {
 			return err
 		}
@@ -321,75 +327,78 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 	return buildReport(base, experts, jobs, layers, tol, lang, skipped), nil
 }
 
-// analyzeChunk computes the statistics of one chunk of one tensor.
-func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float32) ([]Sums, []PairSums, error) {
-	n := c.Len()
-	b := merge.GetFloats(n)
+// BlockElems is the length of the blocks a chunk is analysed in: small
+// enough that a block of every model stays in the CPU cache while all the
+// statistics are taken from it, and the unit of the near-zero threshold.
+const BlockElems = 1 << 14
+
+// analyzeChunk computes the statistics of one chunk of one tensor, block by
+// block.
+func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []PairSums, error) {
+	b := merge.GetFloats(BlockElems)
 	defer merge.PutFloats(b)
-	if err := j.base.Read(b, c.Lo); err != nil {
-		return nil, nil, err
-	}
-	baseSq := simd.SumSquares(b)
 	deltas := make([][]float32, ne)
-	defer func() {
-		for _, d := range deltas {
-			if d != nil {
-				merge.PutFloats(d)
-			}
-		}
-	}()
-	sums := make([]Sums, ne)
 	for k, src := range j.experts {
-		if src == nil {
-			continue
+		if src != nil {
+			deltas[k] = merge.GetFloats(BlockElems)
+			defer merge.PutFloats(deltas[k])
 		}
-		d := merge.GetFloats(n)
-		deltas[k] = d
-		if err := src.Read(d, c.Lo); err != nil {
+	}
+	sums := make([]Sums, ne)
+	pairs := make([]PairSums, ne*(ne-1)/2)
+	for lo := c.Lo; lo < c.Hi; lo += BlockElems {
+		n := int(min(BlockElems, c.Hi-lo))
+		bb := b[:n]
+		if err := j.base.Read(bb, lo); err != nil {
 			return nil, nil, err
 		}
-		simd.Sub(d, d, b)
-		sums[k] = Sums{N: int64(n), SumAbs: simd.SumAbs(d), SumSq: simd.SumSquares(d), BaseSumSq: baseSq,
-			NearZero: countNearZero(d, b, tol)}
-	}
-	var pairs []PairSums
-	for a := 0; a < ne; a++ {
-		for bb := a + 1; bb < ne; bb++ {
-			var p PairSums
-			if deltas[a] != nil && deltas[bb] != nil {
-				p = PairSums{Dot: simd.Dot(deltas[a], deltas[bb]), SqA: sums[a].SumSq, SqB: sums[bb].SumSq}
-				p.Both, p.Conflicts = signConflicts(deltas[a], deltas[bb])
+		baseSq := simd.SumSquares(bb)
+		thr := float32(tol * math.Sqrt(baseSq/float64(n)))
+		if thr == 0 || math.IsNaN(float64(thr)) {
+			thr = math.SmallestNonzeroFloat32 // exact zeros only
+		}
+		for k, src := range j.experts {
+			if src == nil {
+				continue
 			}
-			pairs = append(pairs, p)
+			d := deltas[k][:n]
+			if err := src.Read(d, lo); err != nil {
+				return nil, nil, err
+			}
+			simd.Sub(d, d, bb)
+			s := &sums[k]
+			s.N += int64(n)
+			s.SumAbs += simd.SumAbs(d)
+			s.SumSq += simd.SumSquares(d)
+			s.BaseSumSq += baseSq
+			s.NearZero += int64(n - simd.CountAbsGE(d, thr))
+		}
+		p := 0
+		for x := 0; x < ne; x++ {
+			for y := x + 1; y < ne; y++ {
+				if deltas[x] != nil && deltas[y] != nil {
+					dx, dy := deltas[x][:n], deltas[y][:n]
+					ps := &pairs[p]
+					ps.Dot += simd.Dot(dx, dy)
+					both, conf := signConflicts(dx, dy)
+					ps.Both += both
+					ps.Conflicts += conf
+				}
+				p++
+			}
+		}
+	}
+	// The pairs' norms are the experts' (over the elements both have).
+	p := 0
+	for x := 0; x < ne; x++ {
+		for y := x + 1; y < ne; y++ {
+			if j.experts[x] != nil && j.experts[y] != nil {
+				pairs[p].SqA, pairs[p].SqB = sums[x].SumSq, sums[y].SumSq
+			}
+			p++
 		}
 	}
 	return sums, pairs, nil
-}
-
-// countNearZero counts the i with |d[i]| ≤ tol·|b[i]|.
-func countNearZero(d, b []float32, tol float32) int64 {
-	b = b[:len(d)]
-	var n int64
-	for i, v := range d {
-		if math.Float32frombits(math.Float32bits(v)&0x7fffffff) <= tol*math.Float32frombits(math.Float32bits(b[i])&0x7fffffff) {
-			n++
-		}
-	}
-	return n
-}
-
-// signConflicts counts the elements where both x and y are non-zero, and
-// those of them with opposite signs.
-func signConflicts(x, y []float32) (both, conflicts int64) {
-	y = y[:len(x)]
-	for i, a := range x {
-		ba, bb := math.Float32bits(a), math.Float32bits(y[i])
-		if ba&0x7fffffff != 0 && bb&0x7fffffff != 0 {
-			both++
-			conflicts += int64((ba ^ bb) >> 31)
-		}
-	}
-	return both, conflicts
 }
 
 func equalShape(a, b []int64) bool {

@@ -419,3 +419,25 @@ func TestSkipsAndErrors(t *testing.T) {
 		t.Error("--lang with one expert accepted")
 	}
 }
+
+// TestNearZeroThreshold: |Δ| < tol·rms(θ₀) with the base's RMS (2 here).
+func TestNearZeroThreshold(t *testing.T) {
+	dir := t.TempDir()
+	sp := []formats.TensorSpec{{Name: "model.layers.0.mlp.up_proj.weight", DType: formats.F32, Shape: []int64{8}}}
+	deltas := []float32{0, 1e-3, 1.9e-3, 2.1e-3, 1, -1.5e-3, -2.5e-3, 0}
+	write(t, filepath.Join(dir, "base.safetensors"), sp, func(string, int) float32 { return 2 })
+	write(t, filepath.Join(dir, "e.safetensors"), sp, func(_ string, i int) float32 { return 2 + deltas[i] })
+	base, e := open(t, filepath.Join(dir, "base.safetensors")), open(t, filepath.Join(dir, "e.safetensors"))
+	for _, tc := range []struct {
+		tol  float64
+		want int64
+	}{{1e-3, 5}, {0, 2}, {1, 8}} {
+		r, err := analyze.Run(context.Background(), base, []*formats.Model{e}, analyze.Options{ZeroTol: tc.tol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Stats[0].Total.NearZero; got != tc.want {
+			t.Errorf("tol %g: %d near-zero, want %d", tc.tol, got, tc.want)
+		}
+	}
+}

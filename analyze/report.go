@@ -31,7 +31,7 @@ type Stat struct {
 	MeanAbs Num `json:"mean_abs_delta"`
 	// Rel = ‖Δ‖_F/‖θ₀‖_F.
 	Rel Num `json:"relative_change"`
-	// ZeroFrac is the fraction of elements with |Δ| ≤ ZeroTol·|θ₀|.
+	// ZeroFrac is the fraction of elements with |Δ| < ZeroTol·rms(θ₀).
 	ZeroFrac Num `json:"near_zero_fraction"`
 }
 
@@ -108,7 +108,7 @@ type Report struct {
 	Layers int `json:"layers"`
 	// Modules lists the module types present, in report order.
 	Modules []string `json:"modules"`
-	// ZeroTol is the near-zero tolerance: |Δ| ≤ ZeroTol·|θ₀|.
+	// ZeroTol is the near-zero tolerance: |Δ| < ZeroTol·rms(θ₀).
 	ZeroTol    float64        `json:"near_zero_tolerance"`
 	Stats      []ExpertReport `json:"expert_stats"`
 	Pairs      []PairReport   `json:"pairs"`
@@ -332,7 +332,7 @@ func pad(s string, width int) string {
 
 // WriteText writes the report as readable tables and a per-layer bar chart.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "base %s, %d expert(s), %d layers; Δ = expert − base; near-zero: |Δ| ≤ %g·|θ₀|\n",
+	fmt.Fprintf(w, "base %s, %d expert(s), %d layers; Δ = expert − base; near-zero: |Δ| < %g·rms(θ₀)\n",
 		r.Base, len(r.Experts), r.Layers, r.ZeroTol)
 	layerMods, nonMods := r.moduleSplit()
 	for k, er := range r.Stats {

@@ -32,9 +32,11 @@ gate, up, down, norm, embed, lm_head):
 
   mean|Δ|      mean absolute change Σ|θ_e − θ₀|/n
   ‖Δ‖/‖θ₀‖     relative change (Frobenius norms)
-  near-0       fraction of elements with |Δ| ≤ tol·|θ₀| (--zero-tol, default
-               1e-3: below bf16's smallest relative step, so for bf16
-               checkpoints only exact zeros count)
+  near-0       fraction of elements with |Δ| < tol·rms(θ₀) (--zero-tol,
+               default 1e-3; rms over blocks of 16384 base values, the whole
+               tensor when smaller; exact zeros always count; bf16 weights
+               move by at least one bf16 step, ≥ 2⁻⁸·|θ|, so for them this
+               is mostly the fraction of exactly unchanged weights)
 
 and between every two experts the cosine similarity of their task vectors
 per layer and the sign-conflict rate (the fraction of elements changed by
@@ -60,7 +62,7 @@ per-layer curves to an SVG or PNG file.`,
 	fl.StringVar(&f.Base, "base", "", "base model the experts were fine-tuned from (required)")
 	fl.BoolVar(&f.JSON, "json", false, "print the report as JSON")
 	fl.StringVar(&f.Plot, "plot", "", "also draw the heat maps and per-layer curves to FILE.svg or FILE.png")
-	fl.Float64Var(&f.ZeroTol, "zero-tol", analyze.DefaultZeroTol, "near-zero tolerance: |Δ| ≤ tol·|θ₀| counts as unchanged")
+	fl.Float64Var(&f.ZeroTol, "zero-tol", analyze.DefaultZeroTol, "near-zero tolerance: |Δ| < tol·rms(θ₀) counts as unchanged (0: exact zeros only)")
 	fl.IntVar(&f.Lang, "lang", 2, "which of two experts is the language expert for the layer-swap suggestion: 1 or 2")
 	c.MarkFlagRequired("base")
 	c.RegisterFlagCompletionFunc("base", completeModels)
