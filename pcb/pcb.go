@@ -16,9 +16,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/orderstat"
+	"github.com/gomerge/gomerge/simd"
 )
 
 // Methods returns the merge methods of this package: pcb.
@@ -71,8 +73,8 @@ them exactly without holding the model: pass 1 and 2 read base and models to
 select lo and hi (two-level radix selection over float bit patterns), passes 3
 and 4 compute B to select thr and max, pass 5 computes and writes the merge —
 five reads of every input. --scope tensor applies the same steps to each tensor
-on its own (its own d and statistics): cheaper in effect, not the paper's
-method.
+on its own (its own d and statistics): the same five reads, tensor by tensor;
+a different method from the paper's.
 
 The per-model weight is λ_k inside the weighted average, as in the vision
 code (λ_k = 1 and the outer λ give the NLP code). A weight-0 model adds
@@ -200,11 +202,14 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	}
 	lambda := float32(m.lambda)
 	g := newGroup([]*merge.Task{t}, t.Threads())
-	return g.forEach(ctx, func(it item, b *buffers) error {
-		balance(b, st, m.pairwise)
-		out := b.sum // combine reads sum as the numerator, elementwise
-		combine(out, b, st, w, lambda)
-		if err := t.Out.Write(out, it.c.Lo); err != nil {
+	return g.forEach(ctx, func(_ item, off int64, cd *chunkData) error {
+		out := merge.GetFloats(len(cd.base))
+		defer merge.PutFloats(out)
+		cd.blocks(func(at int, b *buffers) {
+			weights(b, st, m.pairwise)
+			combine(out[at:at+len(b.base)], b, st, w, lambda)
+		})
+		if err := t.Out.Write(out, off); err != nil {
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		return nil
@@ -219,25 +224,48 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 	if d == 0 {
 		return st, nil
 	}
-	// Passes 1–2: |τ| at the clip positions.
+	// Passes 1–2: |τ| at the clip positions. The first also counts, for
+	// --inter sum, the entries with x = τ_k·Σ_j τ_j ≤ 0, whose balance
+	// scores are ≤ 0 (see taskStats.positive).
 	sel := make([]*orderstat.Selector, n)
 	for k := range sel {
 		sel[k] = orderstat.NewSelector(true, clipLoRank(d, m.clip), clipHiRank(d, m.clip))
 	}
-	if err := g.select2(ctx, sel, func(b *buffers) [][]float32 { return b.tau }); err != nil {
+	nonPositive := make([]atomic.Int64, n)
+	err := g.select2(ctx, sel, func(b *buffers, add func(int, []float32)) {
+		for k, tau := range b.tau {
+			add(k, tau)
+		}
+		if m.pairwise || sel[0].Pass() != 0 {
+			return
+		}
+		sumTau(b)
+		for k, tau := range b.tau {
+			x := b.bal[k]
+			simd.Mul(x, tau, b.sum)
+			nonPositive[k].Add(countNonPositive(x))
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
+	thrRank, maxRank := dropRank(d, m.ratio), d-1
 	for k, s := range sel {
 		r := s.Results()
 		st[k].lo, st[k].hi = r[0], r[1]
+		// Only the positive scores need evaluating when the drop position
+		// is among them.
+		c0 := nonPositive[k].Load()
+		st[k].positive = !m.pairwise && c0 <= thrRank
+		offset := int64(0)
+		if st[k].positive {
+			offset = c0
+		}
+		sel[k] = orderstat.NewSelector(false, thrRank-offset, maxRank-offset)
 	}
 	// Passes 3–4: the balance score at the drop position, and its maximum.
-	for k := range sel {
-		sel[k] = orderstat.NewSelector(false, dropRank(d, m.ratio), d-1)
-	}
-	err := g.select2(ctx, sel, func(b *buffers) [][]float32 {
-		balance(b, st, m.pairwise)
-		return b.bal
+	err = g.select2(ctx, sel, func(b *buffers, add func(int, []float32)) {
+		scores(b, st, m.pairwise, add)
 	})
 	if err != nil {
 		return nil, err

@@ -216,42 +216,60 @@ func TestWorkedExampleIntermediates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Task 1 has two entries with τ_1·Στ ≤ 0: positive-only scoring
+		// applies when the drop position ⌊6(1−r)⌋ is at least 2.
+		if want := !tc.pairwise && tc.ratio == 0.5; st[0].positive != want {
+			t.Errorf("ratio %g pairwise %v: positive-only = %v, want %v", tc.ratio, tc.pairwise, st[0].positive, want)
+		}
 		wantLoHi := [][2]float32{{0.02, 0.3}, {0.01, 0.25}}
 		for k := range st {
 			if st[k].lo != wantLoHi[k][0] || st[k].hi != wantLoHi[k][1] {
 				t.Errorf("task %d: clip bounds [%g, %g], want %v", k, st[k].lo, st[k].hi, wantLoHi[k])
 			}
 		}
-		err = g.forEach(context.Background(), func(_ item, b *buffers) error {
-			balance(b, st, tc.pairwise)
-			for k := range b.bal {
-				for i, v := range b.bal[k] {
-					if !tc.pairwise && math.Abs(float64(v)-balSum[k][i]) > 1e-6 {
-						t.Errorf("balance[%d][%d] = %.7f, want %.7f", k, i, v, balSum[k][i])
-					}
-				}
-				scale(b.bal[k], st[k].thr, st[k].max)
-				for i, v := range b.bal[k] {
-					if math.Abs(float64(v)-tc.scale[k][i]) > 1e-6 {
-						t.Errorf("ratio %g pairwise %v: scale[%d][%d] = %.7f, want %.7f", tc.ratio, tc.pairwise, k, i, v, tc.scale[k][i])
-					}
-				}
-			}
-			// intra = balance / inter with inter = tanh(τ_k·Στ) (sum variant).
-			if !tc.pairwise {
-				for k := range intra {
-					for i := range intra[k] {
-						inter := math.Tanh(float64(b.tau[k][i]) * float64(exTau1[i]+exTau2[i]))
-						if got := balSum[k][i] / inter; math.Abs(got-intra[k][i]) > 1e-4*intra[k][i] {
-							t.Errorf("intra[%d][%d] implied %.6f, want %.6f", k, i, got, intra[k][i])
-						}
-					}
-				}
-			}
+		err = g.forEach(context.Background(), func(_ item, _ int64, cd *chunkData) error {
+			cd.blocks(func(_ int, b *buffers) {
+				t.Logf("ratio %g pairwise %v", tc.ratio, tc.pairwise)
+				checkBlock(t, b, st, tc.pairwise, tc.scale, balSum, intra)
+			})
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func checkBlock(t *testing.T, b *buffers, st []taskStats, pairwise bool, wantScale, balSum, intra [][]float64) {
+	t.Helper()
+	// intra = exp(n·MinMax²) from the clip bounds.
+	for k := range b.tau {
+		m := make([]float32, len(b.tau[k]))
+		minMax(m, b.tau[k], st[k].lo, st[k].hi)
+		for i, v := range m {
+			got := math.Exp(2 * float64(v) * float64(v))
+			if math.Abs(got-intra[k][i]) > 1e-6*intra[k][i] {
+				t.Errorf("intra[%d][%d] = %.7f, want %.7f", k, i, got, intra[k][i])
+			}
+		}
+	}
+	full := slices.Clone(st)
+	for k := range full {
+		full[k].positive = false
+	}
+	scores(b, full, pairwise, func(k int, B []float32) {
+		for i, v := range B {
+			if !pairwise && math.Abs(float64(v)-balSum[k][i]) > 1e-6 {
+				t.Errorf("balance[%d][%d] = %.7f, want %.7f", k, i, v, balSum[k][i])
+			}
+		}
+	})
+	weights(b, st, pairwise)
+	for k := range b.bal {
+		for i, v := range b.bal[k] {
+			if math.Abs(float64(v)-wantScale[k][i]) > 1e-6 {
+				t.Errorf("pairwise %v (positive-only %v): scale[%d][%d] = %.7f, want %.7f", pairwise, st[k].positive, k, i, v, wantScale[k][i])
+			}
 		}
 	}
 }

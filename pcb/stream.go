@@ -3,12 +3,18 @@ package pcb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/orderstat"
 	"github.com/gomerge/gomerge/simd"
 )
+
+// blockElems is the length of the blocks a chunk is computed in: every
+// working row of a block (n task vectors, n balance rows, …) stays in the
+// core's cache while the kernels sweep it several times.
+const blockElems = 4096
 
 // group is a set of tensors whose statistics are shared: every merged
 // tensor of the model (--scope model) or one tensor (--scope tensor).
@@ -17,7 +23,7 @@ type group struct {
 	n       int   // task vectors (models besides the base)
 	d       int64 // elements per task vector
 	threads int
-	pool    sync.Pool // *buffers
+	scratch sync.Pool // *buffers of blockElems
 }
 
 // item is one chunk of one tensor.
@@ -40,60 +46,104 @@ func newGroup(tasks []*merge.Task, threads int) *group {
 	return g
 }
 
-func (g *group) getBuffers(size int) *buffers {
-	b, _ := g.pool.Get().(*buffers)
-	if b == nil || cap(b.base) < size {
-		b = &buffers{}
-		alloc := func() []float32 { return make([]float32, size) }
-		b.base, b.sum, b.den = alloc(), alloc(), alloc()
-		for range g.n {
-			b.tau = append(b.tau, alloc())
-			b.bal = append(b.bal, alloc())
-			b.norm = append(b.norm, alloc())
-		}
+// chunkData is one chunk read from the sources: the base and the raw model
+// values, turned into task vectors block by block.
+type chunkData struct {
+	base   []float32
+	models [][]float32
+	g      *group
+}
+
+// getScratch returns block buffers; their base and tau rows are set per block.
+func (g *group) getScratch() *buffers {
+	if b, ok := g.scratch.Get().(*buffers); ok {
+		return b
 	}
-	cut := func(s []float32) []float32 { return s[:size] }
-	b.base, b.sum, b.den = cut(b.base), cut(b.sum), cut(b.den)
-	for k := range g.n {
-		b.tau[k], b.bal[k], b.norm[k] = cut(b.tau[k]), cut(b.bal[k]), cut(b.norm[k])
+	alloc := func() []float32 { return make([]float32, blockElems) }
+	b := &buffers{sum: alloc(), den: alloc(), tau: make([][]float32, g.n),
+		idx: make([]int32, blockElems), dx: alloc(), dm: alloc()}
+	for range g.n {
+		b.bal = append(b.bal, alloc())
+		b.norm = append(b.norm, alloc())
 	}
 	return b
 }
 
-// forEach reads every chunk of the group — base and task vectors — and
-// calls fn with it, on up to g.threads goroutines. fn must only write the
-// chunk's own positions of shared state.
-func (g *group) forEach(ctx context.Context, fn func(it item, b *buffers) error) error {
+// blocks computes τ = model − base block by block (in place) and calls fn
+// with each block's buffers and its offset in the chunk.
+func (cd *chunkData) blocks(fn func(off int, b *buffers)) {
+	b := cd.g.getScratch()
+	defer cd.g.scratch.Put(b)
+	full := b.sum[:blockElems]
+	for lo := 0; lo < len(cd.base); lo += blockElems {
+		hi := min(lo+blockElems, len(cd.base))
+		size := hi - lo
+		b.base = cd.base[lo:hi]
+		for k, m := range cd.models {
+			b.tau[k] = m[lo:hi]
+			simd.Sub(b.tau[k], b.tau[k], b.base)
+			b.bal[k] = b.bal[k][:cap(b.bal[k])][:size]
+			b.norm[k] = b.norm[k][:cap(b.norm[k])][:size]
+		}
+		b.sum = full[:size]
+		b.den = b.den[:cap(b.den)][:size]
+		fn(lo, b)
+	}
+	b.sum = full
+}
+
+// pieceElems is how many elements of every input a chunk reads at a time:
+// small enough that the base and the models (converted to float32) stay in
+// the core's cache while blocks are computed from them.
+const pieceElems = 1 << 16
+
+// forEach reads every chunk of the group — base and models, one piece at a
+// time — and calls fn with each piece and its element offset in the
+// tensor, chunks on up to g.threads goroutines. fn must only write the
+// piece's own positions of shared state.
+func (g *group) forEach(ctx context.Context, fn func(it item, off int64, cd *chunkData) error) error {
 	chunks := make([]merge.Chunk, len(g.items))
 	for i := range chunks {
 		chunks[i] = merge.Chunk{Index: i}
 	}
 	return merge.Parallel(ctx, g.threads, chunks, func(c merge.Chunk) error {
 		it := g.items[c.Index]
-		b := g.getBuffers(it.c.Len())
-		defer g.pool.Put(b)
 		t := it.t
-		if err := t.Base.Read(b.base, it.c.Lo); err != nil {
-			return fmt.Errorf("tensor %q: base: %w", t.Name, err)
+		size := min(it.c.Len(), pieceElems)
+		cd := &chunkData{g: g, base: merge.GetFloats(size), models: make([][]float32, len(t.Inputs))}
+		defer merge.PutFloats(cd.base)
+		for k := range cd.models {
+			cd.models[k] = merge.GetFloats(size)
+			defer merge.PutFloats(cd.models[k])
 		}
-		for k, src := range t.Inputs {
-			if err := src.Read(b.tau[k], it.c.Lo); err != nil {
-				return fmt.Errorf("tensor %q: model %d: %w", t.Name, k+1, err)
+		base, models := cd.base, slices.Clone(cd.models)
+		for off := it.c.Lo; off < it.c.Hi; off += pieceElems {
+			n := int(min(it.c.Hi-off, pieceElems))
+			cd.base = base[:n]
+			if err := t.Base.Read(cd.base, off); err != nil {
+				return fmt.Errorf("tensor %q: base: %w", t.Name, err)
 			}
-			simd.Sub(b.tau[k], b.tau[k], b.base)
+			for k, src := range t.Inputs {
+				cd.models[k] = models[k][:n]
+				if err := src.Read(cd.models[k], off); err != nil {
+					return fmt.Errorf("tensor %q: model %d: %w", t.Name, k+1, err)
+				}
+			}
+			if err := fn(it, off, cd); err != nil {
+				return err
+			}
 		}
-		return fn(it, b)
+		return nil
 	})
 }
 
-// select2 runs the two passes of the selectors (one per task vector) over
-// the values rows(b)[k] of every chunk.
-func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, rows func(b *buffers) [][]float32) error {
+// select2 runs the two passes of the selectors (one per task vector); feed
+// is called for every block and adds each task's values with add(k, vals).
+func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed func(b *buffers, add func(k int, vals []float32))) error {
+	add := func(k int, vals []float32) { sel[k].Add(vals) }
 	for !sel[0].Done() {
-		err := g.forEach(ctx, func(_ item, b *buffers) error {
-			for k, vals := range rows(b) {
-				sel[k].Add(vals)
-			}
+		err := g.forEach(ctx, func(_ item, _ int64, cd *chunkData) error {
+			cd.blocks(func(_ int, b *buffers) { feed(b, add) })
 			return nil
 		})
 		if err != nil {

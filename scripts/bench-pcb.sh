@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench-pcb.sh — time `gomerge pcb` on a synthetic Llama family against
+# `cat` of the same input files (page cache warm, same run) and report the
+# wall-time ratio and peak RSS.
+#
+# Usage: scripts/bench-pcb.sh            (from anywhere inside the repo)
+# Environment:
+#   PARAMS=1e9      parameters per model (genmodels -params)
+#   EXPERTS=3       expert models besides the base
+#   PCB_ARGS="..."  extra pcb flags (default: --ratio 0.1)
+#   THREADS=N       gomerge -j (default: all cores)
+#   WORK=DIR        working directory (default: a new temporary one)
+#   KEEP=1          keep the generated models and output
+#
+# Goal (issue 7): wall time ≤ 10× cat of the inputs, peak RSS ≤ 1 GiB.
+#
+# What is read: with --scope model (default) gomerge reads every input
+# (base + experts) five times — passes 1–2 select the clip bounds of |τ| per
+# task (histograms of the high then low 16 bits of the float bits), passes
+# 3–4 compute the balance score B and select its drop threshold and maximum
+# per task, pass 5 recomputes B, scales, merges and writes. B (n exp + n tanh
+# per element) is evaluated in passes 3, 4 and 5. `cat` reads every input
+# once, so the fair floor for gomerge is about 5× cat.
+set -euo pipefail
+
+PARAMS=${PARAMS:-1e9}
+EXPERTS=${EXPERTS:-3}
+PCB_ARGS=${PCB_ARGS:---ratio 0.1}
+THREADS=${THREADS:-$(nproc)}
+ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-pcb.XXXXXX")}
+if [[ "${KEEP:-0}" != 1 ]]; then
+	trap 'rm -rf "$WORK"' EXIT
+fi
+
+cd "$ROOT"
+echo "== building gomerge"
+go build -o "$WORK/gomerge" .
+
+echo "== generating $PARAMS-parameter base + $EXPERTS experts in $WORK/models"
+go run ./scripts/genmodels -o "$WORK/models" -params "$PARAMS" -experts "$EXPERTS"
+
+models=("$WORK/models/base")
+for k in $(seq 1 "$EXPERTS"); do models+=("$WORK/models/expert$k"); done
+files=()
+for m in "${models[@]}"; do files+=("$m"/*.safetensors); done
+bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+echo "inputs: ${#files[@]} files, $((bytes / 1024 / 1024)) MiB"
+
+# Warm the page cache (twice: the second run shows it is warm).
+cat "${files[@]}" >/dev/null
+cat "${files[@]}" >/dev/null
+
+measure() { # measure NAME CMD...: wall seconds and max RSS (KiB) via GNU time
+	local log="$WORK/$1.time"
+	shift
+	/usr/bin/time -f '%e %M' -o "$log" "$@"
+	cat "$log"
+}
+
+echo "== cat"
+read -r cat_s cat_kb < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
+echo "cat: ${cat_s}s"
+
+echo "== gomerge pcb $PCB_ARGS -j $THREADS"
+# shellcheck disable=SC2086
+read -r pcb_s pcb_kb < <(measure pcb "$WORK/gomerge" pcb -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $PCB_ARGS -o "$WORK/out")
+echo "pcb: ${pcb_s}s, peak RSS $((pcb_kb / 1024)) MiB"
+
+awk -v p="$pcb_s" -v c="$cat_s" -v kb="$pcb_kb" -v b="$bytes" 'BEGIN {
+	printf "\nresult: pcb / cat = %.1fx (goal <= 10x); peak RSS %.0f MiB (goal <= 1024 MiB)\n", p / c, kb / 1024
+	printf "input read rate: cat %.2f GB/s, pcb %.2f GB/s per pass over 5 passes\n", b / c / 1e9, 5 * b / p / 1e9
+}'
