@@ -83,35 +83,127 @@ func (o *orderedSum) put(i int, p *columnStats) {
 	}
 }
 
-// addColumnSquares adds x[j]² to ss[j] in float64 (the products are exact).
+// blockElems is about how many elements of each input a worker holds at
+// once inside a chunk: blocks of whole rows small enough that the base, the
+// models and the accumulator stay in the CPU cache between the kernels.
+const blockElems = 1 << 15
+
+// rowBlocks calls fn for consecutive blocks of whole rows covering chunk c:
+// elements [lo, hi) of the tensor.
+func rowBlocks(c merge.Chunk, cols int, fn func(lo, hi int64) error) error {
+	step := int64(max(1, blockElems/cols) * cols)
+	for lo := c.Lo; lo < c.Hi; lo += step {
+		if err := fn(lo, min(lo+step, c.Hi)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blockBuffers are one worker's buffers for a block of every input.
+type blockBuffers struct {
+	base []float32
+	x    [][]float32
+	tmp  []float32
+}
+
+func getBlockBuffers(n, cols int) *blockBuffers {
+	size := max(1, blockElems/cols) * cols
+	b := &blockBuffers{base: merge.GetFloats(size), tmp: merge.GetFloats(size), x: make([][]float32, n)}
+	for k := range b.x {
+		b.x[k] = merge.GetFloats(size)
+	}
+	return b
+}
+
+func (b *blockBuffers) release() {
+	merge.PutFloats(b.base)
+	merge.PutFloats(b.tmp)
+	for _, x := range b.x {
+		merge.PutFloats(x)
+	}
+}
+
+// read fills the buffers with elements [lo, hi) of the base and every model
+// and returns the filled base and model slices.
+func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32, error) {
+	n := int(hi - lo)
+	base := b.base[:n]
+	if err := t.Base.Read(base, lo); err != nil {
+		return nil, nil, err
+	}
+	xs := make([][]float32, len(t.Inputs))
+	for k, in := range t.Inputs {
+		xs[k] = b.x[k][:n]
+		if err := in.Read(xs[k], lo); err != nil {
+			return nil, nil, err
+		}
+	}
+	return base, xs, nil
+}
+
+// addColumnSquares adds, for every column j, the squares of x's rows in row
+// order to ss[j] (float64; the products are exact). x holds whole rows of
+// len(ss) columns. Four rows are taken per sweep, added one after the other,
+// so the sums equal those of a row-by-row loop.
 func addColumnSquares(ss []float64, x []float32) {
-	ss = ss[:len(x)]
-	for j, v := range x {
-		f := float64(v)
-		ss[j] += f * f
+	cols := len(ss)
+	r := 0
+	for ; r+4*cols <= len(x); r += 4 * cols {
+		x0, x1, x2, x3 := x[r:r+cols], x[r+cols:r+2*cols], x[r+2*cols:r+3*cols], x[r+3*cols:r+4*cols]
+		for j := range ss {
+			f0, f1, f2, f3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
+			s := ss[j]
+			s += f0 * f0
+			s += f1 * f1
+			s += f2 * f2
+			s += f3 * f3
+			ss[j] = s
+		}
+	}
+	for ; r < len(x); r += cols {
+		xr := x[r : r+cols]
+		for j := range ss {
+			f := float64(xr[j])
+			ss[j] += f * f
+		}
 	}
 }
 
-// addColumnStats adds x[j]² to ss[j] and x[j]·b[j] to dot[j] in float64.
+// addColumnStats adds, for every column j, x[r,j]² to ss[j] and
+// x[r,j]·b[r,j] to dot[j] in row order (float64). x and b hold the same
+// whole rows of len(ss) columns.
 func addColumnStats(ss, dot []float64, x, b []float32) {
-	ss = ss[:len(x)]
-	dot = dot[:len(x)]
-	b = b[:len(x)]
-	for j, v := range x {
-		f := float64(v)
-		ss[j] += f * f
-		dot[j] += f * float64(b[j])
+	cols := len(ss)
+	dot = dot[:cols]
+	r := 0
+	for ; r+4*cols <= len(x); r += 4 * cols {
+		x0, x1, x2, x3 := x[r:r+cols], x[r+cols:r+2*cols], x[r+2*cols:r+3*cols], x[r+3*cols:r+4*cols]
+		b0, b1, b2, b3 := b[r:r+cols], b[r+cols:r+2*cols], b[r+2*cols:r+3*cols], b[r+3*cols:r+4*cols]
+		for j := range ss {
+			f0, f1, f2, f3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
+			s := ss[j]
+			s += f0 * f0
+			s += f1 * f1
+			s += f2 * f2
+			s += f3 * f3
+			ss[j] = s
+			d := dot[j]
+			d += f0 * float64(b0[j])
+			d += f1 * float64(b1[j])
+			d += f2 * float64(b2[j])
+			d += f3 * float64(b3[j])
+			dot[j] = d
+		}
 	}
-}
-
-// readChunk fills a pooled buffer with elements [c.Lo, c.Hi) of src.
-func readChunk(src merge.Source, c merge.Chunk) ([]float32, error) {
-	buf := merge.GetFloats(c.Len())
-	if err := src.Read(buf, c.Lo); err != nil {
-		merge.PutFloats(buf)
-		return nil, err
+	for ; r < len(x); r += cols {
+		xr, br := x[r:r+cols], b[r:r+cols]
+		for j := range ss {
+			f := float64(xr[j])
+			ss[j] += f * f
+			dot[j] += f * float64(br[j])
+		}
 	}
-	return buf, nil
 }
 
 // mergeMatrix merges a 2-D tensor [rows, cols]. For a token embedding
@@ -151,31 +243,28 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 }
 
 // columnStatsPass is pass 1 for a linear weight: per-column sums over the
-// rows, per chunk of whole rows, added up in chunk order.
+// rows, in row order within each chunk of whole rows, the chunks' sums
+// added in chunk order.
 func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
 	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
 		p := sum.get()
-		b, err := readChunk(t.Base, c)
-		if err != nil {
-			return err
-		}
-		defer merge.PutFloats(b)
-		ss0 := p.ss0()
-		for r := 0; r < len(b); r += cols {
-			addColumnSquares(ss0, b[r:r+cols])
-		}
-		x := merge.GetFloats(c.Len())
-		defer merge.PutFloats(x)
-		for k, in := range t.Inputs {
-			if err := in.Read(x, c.Lo); err != nil {
+		buf := getBlockBuffers(n, cols)
+		defer buf.release()
+		err := rowBlocks(c, cols, func(lo, hi int64) error {
+			b, xs, err := buf.read(t, lo, hi)
+			if err != nil {
 				return err
 			}
-			ss, dot := p.ss(k), p.dot(k)
-			for r := 0; r < len(x); r += cols {
-				addColumnStats(ss, dot, x[r:r+cols], b[r:r+cols])
+			addColumnSquares(p.ss0(), b)
+			for k, x := range xs {
+				addColumnStats(p.ss(k), p.dot(k), x, b)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		sum.put(c.Index, p)
 		return nil
@@ -187,35 +276,33 @@ func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats
 }
 
 // rowStats is pass 1 for a token embedding: every statistic belongs to one
-// stored row, which lies inside one chunk.
+// stored row.
 func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
 	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
-		b, err := readChunk(t.Base, c)
-		if err != nil {
-			return err
-		}
-		defer merge.PutFloats(b)
-		r0 := int(c.Lo) / cols
-		ss0 := st.ss0()
-		for r := 0; r*cols < len(b); r++ {
-			ss0[r0+r] = simd.SumSquares(b[r*cols : (r+1)*cols])
-		}
-		x := merge.GetFloats(c.Len())
-		defer merge.PutFloats(x)
-		for k, in := range t.Inputs {
-			if err := in.Read(x, c.Lo); err != nil {
+		buf := getBlockBuffers(n, cols)
+		defer buf.release()
+		return rowBlocks(c, cols, func(lo, hi int64) error {
+			b, xs, err := buf.read(t, lo, hi)
+			if err != nil {
 				return err
 			}
-			ss, dot := st.ss(k), st.dot(k)
-			for r := 0; r*cols < len(x); r++ {
-				xr, br := x[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols]
-				ss[r0+r] = simd.SumSquares(xr)
-				dot[r0+r] = simd.Dot(xr, br)
+			r0 := int(lo) / cols
+			ss0 := st.ss0()
+			for r := 0; r*cols < len(b); r++ {
+				ss0[r0+r] = simd.SumSquares(b[r*cols : (r+1)*cols])
 			}
-		}
-		return nil
+			for k, x := range xs {
+				ss, dot := st.ss(k), st.dot(k)
+				for r := 0; r*cols < len(x); r++ {
+					xr, br := x[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols]
+					ss[r0+r] = simd.SumSquares(xr)
+					dot[r0+r] = simd.Dot(xr, br)
+				}
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -224,38 +311,38 @@ func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats,
 }
 
 // weightedSumPass is pass 2 of a 2-D tensor: out = base + Σ_k w_k ⊙ (x_k −
-// base), accumulated in float32 in model order, with w_k[j] per column j
-// (tokens false) or per stored row (tokens true).
+// base), each product rounded to float32 and accumulated in float32 in
+// model order, with w_k[j] per column j (tokens false) or per stored row
+// (tokens true).
 func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
+	n := len(t.Inputs)
 	return t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
-		b, err := readChunk(t.Base, c)
-		if err != nil {
-			return err
-		}
-		defer merge.PutFloats(b)
-		acc := merge.GetFloats(c.Len())
-		defer merge.PutFloats(acc)
-		clear(acc)
-		x := merge.GetFloats(c.Len())
-		defer merge.PutFloats(x)
-		r0 := int(c.Lo) / cols
-		for k, in := range t.Inputs {
-			if err := in.Read(x, c.Lo); err != nil {
+		buf := getBlockBuffers(n, cols)
+		defer buf.release()
+		d := make([]float32, cols)
+		return rowBlocks(c, cols, func(lo, hi int64) error {
+			b, xs, err := buf.read(t, lo, hi)
+			if err != nil {
 				return err
 			}
-			simd.Sub(x, x, b)
-			for r := 0; r*cols < len(x); r++ {
-				xr, ar := x[r*cols:(r+1)*cols], acc[r*cols:(r+1)*cols]
-				if tokens {
-					simd.AddScaled(ar, w[k][r0+r], xr)
-				} else {
-					simd.Mul(xr, xr, w[k])
-					simd.Add(ar, ar, xr)
+			out := buf.tmp[:len(b)]
+			r0 := int(lo) / cols
+			for r := 0; r*cols < len(b); r++ {
+				br, acc := b[r*cols:(r+1)*cols], out[r*cols:(r+1)*cols]
+				clear(acc)
+				for k, x := range xs {
+					simd.Sub(d, x[r*cols:(r+1)*cols], br)
+					if tokens {
+						simd.AddScaled(acc, w[k][r0+r], d)
+					} else {
+						simd.Mul(d, d, w[k])
+						simd.Add(acc, acc, d)
+					}
 				}
+				simd.Add(acc, br, acc)
 			}
-		}
-		simd.Add(acc, b, acc)
-		return t.Out.Write(acc, c.Lo)
+			return t.Out.Write(out, lo)
+		})
 	})
 }
 
@@ -338,3 +425,13 @@ func (m *Method) mergeVector(ctx context.Context, t *merge.Task) error {
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+// readChunk fills a pooled buffer with elements [c.Lo, c.Hi) of src.
+func readChunk(src merge.Source, c merge.Chunk) ([]float32, error) {
+	buf := merge.GetFloats(c.Len())
+	if err := src.Read(buf, c.Lo); err != nil {
+		merge.PutFloats(buf)
+		return nil, err
+	}
+	return buf, nil
+}

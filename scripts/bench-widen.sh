@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench-widen.sh — time `gomerge widen` on a synthetic Llama family against
+# `cat` of the same input files (page cache warm, same run) and report the
+# wall-time ratio and peak RSS (GNU time -v).
+#
+# Usage: scripts/bench-widen.sh            (from anywhere inside the repo)
+# Environment:
+#   PARAMS=1e9      parameters per model (genmodels -params)
+#   EXPERTS=2       expert models besides the base
+#   WIDEN_ARGS=...  extra widen flags (default: none: --alpha 1 --calibration 1)
+#   THREADS=N       gomerge -j (default: all cores)
+#   WORK=DIR        working directory (default: a new temporary one)
+#   KEEP=1          keep the generated models and output
+#
+# Goal (issue 6): wall time ≤ 3× cat of the inputs, peak RSS ≤ 1 GiB.
+#
+# What is read: WIDEN reads every input (base + experts) twice — pass 1
+# accumulates the per-column statistics (norms and dot products), pass 2
+# writes the weighted sum — and writes one model. `cat` reads every input
+# once, so the floor for gomerge is about 2× cat plus the output write.
+set -euo pipefail
+
+PARAMS=${PARAMS:-1e9}
+EXPERTS=${EXPERTS:-2}
+WIDEN_ARGS=${WIDEN_ARGS:-}
+THREADS=${THREADS:-$(nproc)}
+ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-widen.XXXXXX")}
+if [[ "${KEEP:-0}" != 1 ]]; then
+	trap 'rm -rf "$WORK"' EXIT
+fi
+
+cd "$ROOT"
+echo "== building gomerge"
+go build -o "$WORK/gomerge" .
+
+if [[ ! -d "$WORK/models/base" ]]; then
+	echo "== generating $PARAMS-parameter base + $EXPERTS experts in $WORK/models"
+	go run ./scripts/genmodels -o "$WORK/models" -params "$PARAMS" -experts "$EXPERTS"
+fi
+
+models=("$WORK/models/base")
+for k in $(seq 1 "$EXPERTS"); do models+=("$WORK/models/expert$k"); done
+files=()
+for m in "${models[@]}"; do files+=("$m"/*.safetensors); done
+bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+echo "inputs: ${#files[@]} files, $((bytes / 1024 / 1024)) MiB"
+
+# Warm the page cache (twice: the second run shows it is warm).
+cat "${files[@]}" >/dev/null
+cat "${files[@]}" >/dev/null
+
+measure() { # measure NAME CMD...: prints "wall-seconds max-RSS-KiB" from GNU time -v
+	local log="$WORK/$1.time"
+	shift
+	/usr/bin/time -v -o "$log" "$@"
+	awk -F': ' '
+		/Elapsed \(wall clock\) time/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+		/Maximum resident set size/ { kb = $2 }
+		END { printf "%.2f %d\n", s, kb }' "$log"
+}
+
+echo "== cat"
+read -r cat_s cat_kb < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
+echo "cat: ${cat_s}s"
+
+rm -rf "$WORK/out"
+echo "== gomerge widen $WIDEN_ARGS -j $THREADS"
+# shellcheck disable=SC2086
+read -r w_s w_kb < <(measure widen "$WORK/gomerge" widen -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $WIDEN_ARGS -o "$WORK/out")
+echo "widen: ${w_s}s, peak RSS $((w_kb / 1024)) MiB"
+
+awk -v w="$w_s" -v c="$cat_s" -v kb="$w_kb" -v b="$bytes" 'BEGIN {
+	printf "\nresult: widen / cat = %.2fx (goal <= 3x); peak RSS %.0f MiB (goal <= 1024 MiB)\n", w / c, kb / 1024
+	printf "input read rate: cat %.2f GB/s, widen %.2f GB/s per pass over 2 passes\n", b / c / 1e9, 2 * b / w / 1e9
+}'

@@ -1,0 +1,59 @@
+package widen
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomerge/gomerge/merge"
+)
+
+// benchmarkMerge times one WIDEN merge of an in-memory tensor with two
+// experts (throughput counts the elements of the three inputs).
+func benchmarkMerge(b *testing.B, name string, shape []int64) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	base := randomMatrix(rng, int(n), 1)
+	m, _ := New(merge.Params{})
+	task := &merge.Task{Name: name, Shape: shape, Base: &merge.SliceSource{Data: base, Dims: shape}}
+	for range 2 {
+		x := addDelta(base, randomMatrix(rng, int(n), 0.01))
+		task.Inputs = append(task.Inputs, &merge.SliceSource{Data: x, Dims: shape})
+		task.Model = append(task.Model, merge.Params{})
+	}
+	task.Out = &merge.SliceSink{Data: make([]float32, n)}
+	b.SetBytes(3 * 4 * n)
+	for b.Loop() {
+		if err := m.Merge(context.Background(), task); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMerge(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		shape []int64
+	}{
+		{"model.layers.0.mlp.down_proj.weight", []int64{2048, 5632}},
+		{"model.embed_tokens.weight", []int64{32000, 2048}},
+		{"model.layers.0.input_layernorm.weight", []int64{1 << 20}},
+	} {
+		b.Run(fmt.Sprint(tc.shape), func(b *testing.B) { benchmarkMerge(b, tc.name, tc.shape) })
+	}
+}
+
+func BenchmarkColumnStats(b *testing.B) {
+	const cols, rows = 4096, 8
+	rng := rand.New(rand.NewPCG(2, 2))
+	x, base := randomMatrix(rng, rows*cols, 1), randomMatrix(rng, rows*cols, 1)
+	ss, dot := make([]float64, cols), make([]float64, cols)
+	b.SetBytes(2 * 4 * rows * cols)
+	for b.Loop() {
+		addColumnStats(ss, dot, x, base)
+	}
+}
