@@ -373,3 +373,64 @@ func TestLayerswapTestbedSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerSwapRecipe: `merge_method: layer_swap` in a recipe, experts named
+// by role in either order, gives the same bytes as gomerge layerswap.
+func TestLayerSwapRecipe(t *testing.T) {
+	dir := t.TempDir()
+	task, lang := filepath.Join(dir, "task"), filepath.Join(dir, "lang")
+	lsModel(t, task, 6, func(n string, i int) float32 { return float32(i%5) * 0.25 })
+	lsModel(t, lang, 6, func(n string, i int) float32 { return float32(i%3)*0.5 - 1 })
+	want := filepath.Join(dir, "want")
+	if code, _, stderr := lsRun("layerswap", "--task", task, "--lang", lang, "--bottom", "2", "--top", "1",
+		"--transition-bottom", "1", "--transition-top", "1", "--blend", "0.25", "-o", want, "-q"); code != 0 {
+		t.Fatalf("layerswap: %s", stderr)
+	}
+	recipes := map[string]string{
+		"roles": fmt.Sprintf(`merge_method: layer_swap
+models:
+  - model: %s
+    parameters: {role: lang}
+  - model: %s
+    parameters: {role: task}
+parameters: {bottom: 2, top: 1, transition_bottom: 1, transition_top: 1, blend: 0.25}
+`, lang, task),
+		"order": fmt.Sprintf(`merge_method: layer_swap
+models:
+  - model: %s
+  - model: %s
+parameters: {bottom: 2, top: 1, transition_bottom: 1, transition_top: 1, blend: 0.25}
+`, task, lang),
+	}
+	wm := lsOpen(t, want)
+	for name, text := range recipes {
+		t.Run(name, func(t *testing.T) {
+			y := filepath.Join(dir, name+".yaml")
+			if err := os.WriteFile(y, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out-"+name)
+			if code, _, stderr := lsRun("run", y, "-o", out, "-q"); code != 0 {
+				t.Fatalf("run: %s", stderr)
+			}
+			gm := lsOpen(t, out)
+			for _, n := range wm.Names() {
+				a, _ := wm.Tensor(n)
+				b, ok := gm.Tensor(n)
+				if !ok {
+					t.Fatalf("recipe output lacks %s", n)
+				}
+				ab, bb := make([]byte, a.Size), make([]byte, b.Size)
+				if err := a.ReadAt(ab, 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.ReadAt(bb, 0); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(ab, bb) {
+					t.Errorf("%s differs between the recipe and gomerge layerswap", n)
+				}
+			}
+		})
+	}
+}
