@@ -241,12 +241,7 @@ func gramPass(ctx context.Context, t *merge.Task, v vectorView, k int, withBase 
 				return nil
 			}
 			v.segments(c, func(vec int64, lo, hi int) {
-				base := int(vec-v0) * w
-				for i := range k {
-					for j := i; j < k; j++ {
-						p[base+gramIndex(k, i, j)] = simd.Dot(a[i][lo:hi], a[j][lo:hi])
-					}
-				}
+				gramRun(p[int(vec-v0)*w:][:w], a, lo, hi)
 			})
 			return nil
 		})
@@ -262,6 +257,26 @@ func gramPass(ctx context.Context, t *merge.Task, v vectorView, k int, withBase 
 		}
 	}
 	return total, nil
+}
+
+// gramBlock is the number of elements gramRun takes from every vector at a
+// time, so that all pairs of a block are multiplied while the block is in
+// cache.
+const gramBlock = 8192
+
+// gramRun adds to g (a packed upper triangle) the dot products of the
+// vectors a[i][lo:hi], block by block: each block's products come from
+// simd.Dot and are added in block order.
+func gramRun(g []float64, a [][]float32, lo, hi int) {
+	k := len(a)
+	for b := lo; b < hi; b += gramBlock {
+		e := min(b+gramBlock, hi)
+		for i := range k {
+			for j := i; j < k; j++ {
+				g[gramIndex(k, i, j)] += simd.Dot(a[i][b:e], a[j][b:e])
+			}
+		}
+	}
 }
 
 // combinePass writes out = Σ_k coef[vec][k]·term_k (+ offset) for every
