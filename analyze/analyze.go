@@ -251,12 +251,20 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 			switch {
 			case !ok:
 				skipped = append(skipped, fmt.Sprintf("tensor %q is missing from %s", name, e.Path))
-			case !equalShape(et.Shape, bt.Shape):
-				skipped = append(skipped, fmt.Sprintf("tensor %q has shape %v in %s but %v in the base", name, et.Shape, e.Path, bt.Shape))
 			case !et.DType.IsFloat():
 				skipped = append(skipped, fmt.Sprintf("tensor %q has dtype %s in %s", name, et.DType, e.Path))
+			case !equalShape(et.Shape, bt.Shape) && !croppable(name, et.Shape, bt.Shape):
+				skipped = append(skipped, fmt.Sprintf("tensor %q has shape %v in %s but %v in the base", name, et.Shape, e.Path, bt.Shape))
 			default:
-				if es, err = merge.NewSource(et, nil); err != nil {
+				var crop []int64
+				if !equalShape(et.Shape, bt.Shape) {
+					// A grown vocabulary: compare the base's rows only.
+					crop = bt.Shape
+					if opts.Warn != nil {
+						fmt.Fprintf(opts.Warn, "warning: tensor %q: %s has shape %v, the base %v; comparing the base's %v sub-matrix\n", name, e.Path, et.Shape, bt.Shape, bt.Shape)
+					}
+				}
+				if es, err = merge.NewSource(et, crop); err != nil {
 					return nil, err
 				}
 				any = true
@@ -399,6 +407,12 @@ func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []P
 		}
 	}
 	return sums, pairs, nil
+}
+
+// croppable reports whether an expert's token embedding (or LM head) of
+// shape have contains the base's shape base as its top-left sub-matrix.
+func croppable(name string, have, base []int64) bool {
+	return merge.IsEmbedding(name) && len(have) == 2 && len(base) == 2 && have[0] >= base[0] && have[1] >= base[1]
 }
 
 func equalShape(a, b []int64) bool {

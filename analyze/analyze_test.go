@@ -441,3 +441,35 @@ func TestNearZeroThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestGrownVocabulary: an expert whose embedding has extra rows is compared
+// on the base's rows, with a warning.
+func TestGrownVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	bsp := []formats.TensorSpec{{Name: "model.embed_tokens.weight", DType: formats.F32, Shape: []int64{3, 2}}}
+	esp := []formats.TensorSpec{{Name: "model.embed_tokens.weight", DType: formats.F32, Shape: []int64{4, 2}}}
+	write(t, filepath.Join(dir, "base.safetensors"), bsp, func(string, int) float32 { return 1 })
+	// Rows 0-2 change by +0.5 in column 0; the new row 3 holds 100.
+	write(t, filepath.Join(dir, "e.safetensors"), esp, func(_ string, i int) float32 {
+		switch {
+		case i >= 6:
+			return 100
+		case i%2 == 0:
+			return 1.5
+		}
+		return 1
+	})
+	var warn bytes.Buffer
+	r, err := analyze.Run(context.Background(), open(t, filepath.Join(dir, "base.safetensors")),
+		[]*formats.Model{open(t, filepath.Join(dir, "e.safetensors"))}, analyze.Options{Warn: &warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Stats[0].NonLayer.Modules["embed"]
+	if s.N != 6 || float64(s.MeanAbs) != 0.25 {
+		t.Errorf("embed: %d elements, mean|Δ| %g; want 6, 0.25", s.N, float64(s.MeanAbs))
+	}
+	if !strings.Contains(warn.String(), "sub-matrix") {
+		t.Errorf("no warning: %q", warn.String())
+	}
+}
