@@ -257,6 +257,7 @@ func TestErrors(t *testing.T) {
 		want   string
 	}{
 		{"linear zero sum", "linear", nil, weights(1, -1), nil, [][]float32{exM1, exM2}, `tensor "model.layers.0.w": linear weights [1 -1] sum to zero`},
+		{"linear cancelling sum", "linear", nil, weights(0.1, 0.2, -0.3), nil, [][]float32{exM1, exM2, exBase}, "sum to zero"},
 		{"linear missing weight", "linear", nil, nil, nil, [][]float32{exM1, exM2}, `missing required parameter "weight"`},
 		{"slerp missing t", "slerp", nil, nil, exBase, [][]float32{exM1}, `missing required parameter "t"`},
 		{"model_stock antiparallel", "model_stock", nil, nil, exBase, [][]float32{exM1, reflect(exM1, exBase)}, "divides by zero"},

@@ -3,6 +3,7 @@ package interp
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/gomerge/gomerge/merge"
 )
@@ -23,8 +24,9 @@ Example:
 
 Differences from mergekit: with --normalize and weights that sum to zero,
 mergekit divides by zero and writes Inf/NaN; gomerge stops with an error
-naming the tensor. A model whose weight is exactly 0 does not take part in
-the sum, so weights 1,0 return the first model bit for bit.`,
+naming the tensor (a sum within 1e-6·Σ|w| of zero counts as zero).
+A model whose weight is exactly 0 does not take part in the sum, so
+weights 1,0 return the first model bit for bit.`,
 		Base:      merge.BaseNone,
 		MinModels: 1,
 		Params: []merge.ParamSpec{
@@ -53,11 +55,15 @@ func (m *linearMethod) Merge(ctx context.Context, t *merge.Task) error {
 	}
 	w := make([]float32, len(w64))
 	var sum float32
+	var sum64, abs64 float64
 	for k, v := range w64 {
 		w[k] = float32(v)
 		sum += w[k]
+		sum64 += v
+		abs64 += math.Abs(v)
 	}
-	if m.normalize && sum == 0 {
+	// A sum that cancels to rounding noise (0.1+0.2−0.3) is zero too.
+	if m.normalize && (sum == 0 || math.Abs(sum64) <= 1e-6*abs64) {
 		return fmt.Errorf("tensor %q: linear weights %v sum to zero, cannot normalize (set --normalize=false or change the weights)", t.Name, w64)
 	}
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
