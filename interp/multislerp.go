@@ -75,11 +75,12 @@ func (m *multislerpMethod) Merge(ctx context.Context, t *merge.Task) error {
 		return err
 	}
 	if m.normalize {
-		var s float64
+		var s, abs float64
 		for _, x := range w {
 			s += x
+			abs += math.Abs(x)
 		}
-		if s == 0 {
+		if math.Abs(s) <= 1e-6*abs {
 			return fmt.Errorf("tensor %q: multislerp weights %v sum to zero, cannot normalize", t.Name, w)
 		}
 		for k := range w {
