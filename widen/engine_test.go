@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/gomerge/gomerge/evaluate"
 	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/simd"
@@ -307,4 +308,49 @@ func equalShapes(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+func TestTestbedMergeKeepsBothSkills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("evaluates a merged model")
+	}
+	base := filepath.Join(testbed, "base")
+	if _, err := os.Stat(base); err != nil {
+		t.Skip("testbed not present:", err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	cfg := &merge.Config{Spec: Spec, Params: merge.ConstParams{Global: merge.Params{}}, Base: openModel(t, base),
+		Models: []*formats.Model{openModel(t, filepath.Join(testbed, "expert_add")), openModel(t, filepath.Join(testbed, "expert_rev"))}}
+	plan, err := merge.PlanMerge(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := merge.Write(context.Background(), plan, merge.Output{Path: out, CopyFrom: cfg.Base}, merge.ExecOptions{Threads: 2}); err != nil {
+		t.Fatal(err)
+	}
+	merged := []*formats.Model{openModel(t, out)}
+	// Testbed README: base 0.5% / 3.02 (add) and 0.5% / 3.73 (rev);
+	// expert_add 90% / 0.081 on add, expert_rev 100% / 0.0005 on rev. The
+	// merge must keep most of each expert's skill (measured: 71.5% / 0.18 on
+	// add and 100% / 0.002 on rev).
+	for _, tc := range []struct {
+		task    string
+		minAcc  float64
+		maxLoss float64
+	}{
+		{"add", 0.6, 0.3},
+		{"rev", 0.95, 0.02},
+	} {
+		rows, err := evaluate.Run(context.Background(), merged,
+			[]evaluate.Dataset{{Path: filepath.Join(testbed, "..", "eval", tc.task+".jsonl")}},
+			evaluate.Options{Threads: 2, Generate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rows[0]
+		t.Logf("%s: accuracy %.3f, answer loss %.4f", tc.task, *r.Accuracy, r.Loss)
+		if *r.Accuracy < tc.minAcc || r.Loss > tc.maxLoss {
+			t.Errorf("%s: merged accuracy %.3f, loss %.4f; want ≥ %.2f and ≤ %.2f", tc.task, *r.Accuracy, r.Loss, tc.minAcc, tc.maxLoss)
+		}
+	}
 }
