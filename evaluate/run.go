@@ -136,7 +136,7 @@ func Run(ctx context.Context, models []*formats.Model, data []Dataset, opts Opti
 
 // WriteTable prints rows as an aligned text table.
 func WriteTable(w io.Writer, rows []Row) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tdata\ttokens\tloss\tperplexity\taccuracy\t")
 	for _, r := range rows {
 		acc := "-"
