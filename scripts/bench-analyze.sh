@@ -59,16 +59,19 @@ done
 
 # analyze (best of 3), peak RSS from /usr/bin/time.
 best_an=""
+best_cpu=""
 rss=0
 for _ in 1 2 3; do
 	t0=$(now)
-	/usr/bin/time -f '%M' -o "$work/rss" "$work/gomerge" analyze -q -j "$threads" \
+	/usr/bin/time -f '%U %S %M' -o "$work/rss" "$work/gomerge" analyze -q -j "$threads" \
 		--base "$fam/base" "$fam/expert1" "$fam/expert2" > "$work/report.txt"
 	t1=$(now)
 	t=$(echo "$t1 - $t0" | bc -l)
 	if [ -z "$best_an" ] || [ "$(echo "$t < $best_an" | bc -l)" = 1 ]; then best_an=$t; fi
-	r=$(tail -1 "$work/rss")
+	read -r u sy r < <(tail -1 "$work/rss")
 	if [ "$r" -gt "$rss" ]; then rss=$r; fi
+	c=$(echo "$u + $sy" | bc -l)
+	if [ -z "$best_cpu" ] || [ "$(echo "$c < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$c; fi
 done
 
 ratio=$(echo "$best_an / $best_cat" | bc -l)
@@ -76,3 +79,8 @@ printf 'cat      %7.2f s  (%.2f GB/s)\n' "$best_cat" "$(echo "$bytes / $best_cat
 printf 'analyze  %7.2f s  (%.2f GB/s, -j %s)\n' "$best_an" "$(echo "$bytes / $best_an / 1000000000" | bc -l)" "$threads"
 printf 'ratio    %7.2f × cat (goal ≤ 2)\n' "$ratio"
 printf 'peak RSS %7.1f MiB\n' "$(echo "$rss / 1024" | bc -l)"
+# CPU time does not depend on other load on the machine: analyze's CPU
+# seconds per core, against cat's wall time, is the ratio on an idle machine
+# when cat is not I/O-bound.
+printf 'analyze CPU %.2f s (user+sys, best run) = %.2f s per core on %s cores; load average %s\n' \
+	"$best_cpu" "$(echo "$best_cpu / $threads" | bc -l)" "$threads" "$(cut -d' ' -f1-3 /proc/loadavg)"
