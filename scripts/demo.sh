@@ -8,7 +8,7 @@ out=${2:-demo}
 tb=testdata/testbed
 rm -rf "$out"
 mkdir -p "$out"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; "$@"; }
 
 # 1. A synthetic Llama-shaped family (~1M parameters, bf16), inspected and converted.
 say go run ./scripts/genmodels -tiny -experts 2 -o "$out/synthetic"
