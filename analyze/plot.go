@@ -75,7 +75,8 @@ func (r *Report) Plot(w io.Writer, format string) error {
 	// White background (PNG is transparent otherwise).
 	dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: width, Y: 0}, {X: width, Y: height}, {X: 0, Y: height}})
 	top := draw.Crop(dc, 0, 0, height*0.45, 0)
-	bottom := draw.Crop(dc, 0, 0, 0, -height*0.55)
+	strip := draw.Crop(dc, 0, 0, height*0.37, -height*0.55)
+	bottom := draw.Crop(dc, 0, 0, 0, -height*0.63)
 
 	// Common colour range over all experts.
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -126,9 +127,15 @@ func (r *Report) Plot(w io.Writer, format string) error {
 		p.Y.Label.Text = "layer"
 		p.Draw(tiles.At(top, k, 0))
 	}
+	// Colour bar of the heat maps.
+	cb := plot.New()
+	cb.HideY()
+	cb.X.Label.Text = "log10 mean |Δ| (heat maps)"
+	cb.Add(&plotter.ColorBar{ColorMap: pal})
+	cb.Draw(draw.Crop(strip, width*0.2, -width*0.2, 0, 0))
 	// Per-layer curves.
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("per-layer change Ā (mean |Δ| per layer, normalised to sum 1); colours %.2g … %.2g above", math.Pow(10, lo), math.Pow(10, hi))
+	p.Title.Text = "per-layer change Ā (mean |Δ| per layer, normalised to sum 1 per expert)"
 	p.X.Label.Text = "layer"
 	p.Y.Label.Text = "Ā"
 	p.Legend.Top = true
@@ -202,7 +209,7 @@ func (r *Report) Plot(w io.Writer, format string) error {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 			line.Color = color.Gray{Y: 90}
 			p.Add(line)
-			p.Legend.Add(fmt.Sprintf("π (×%.2g; > ½·%.2g ⇒ lang): b=%d, u=%d", peak, peak, s.Bottom, s.Top), line)
+			p.Legend.Add(fmt.Sprintf("π × %.2g (language layer where π > 1/2): b=%d, u=%d", peak, s.Bottom, s.Top), line)
 		}
 	}
 	p.Add(plotter.NewGrid())
