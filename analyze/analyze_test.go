@@ -473,3 +473,45 @@ func TestGrownVocabulary(t *testing.T) {
 		t.Errorf("no warning: %q", warn.String())
 	}
 }
+
+// BenchmarkRun analyses a base and two experts of 16M bf16 elements each
+// (bytes/s counts the three inputs).
+func BenchmarkRun(b *testing.B) {
+	dir := b.TempDir()
+	const rows, cols = 4096, 4096
+	sp := []formats.TensorSpec{
+		{Name: "model.layers.0.mlp.up_proj.weight", DType: formats.BF16, Shape: []int64{rows, cols}},
+	}
+	var ms []*formats.Model
+	for k := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", k))
+		w, err := formats.Create(p, sp, formats.WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		row := make([]float32, cols)
+		for r := range rows {
+			for i := range row {
+				row[i] = float32((r*cols+i)%1000-500)*1e-4 + float32(k*(i%3))*1e-3
+			}
+			if _, err := w.WriteFloat32(sp[0].Name, int64(r*cols), row, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		m, err := formats.Open(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		ms = append(ms, m)
+	}
+	b.SetBytes(3 * rows * cols * 2)
+	for b.Loop() {
+		if _, err := analyze.Run(context.Background(), ms[0], ms[1:], analyze.Options{Threads: 2, ZeroTol: analyze.DefaultZeroTol}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
