@@ -123,8 +123,8 @@ type counts struct {
 
 // absSIMDBuckets is the number of second-pass buckets up to which the abs
 // selection uses simd.HistAbsLow16 once per bucket rather than one scalar
-// loop with a bucket lookup.
-const absSIMDBuckets = 4
+// loop with a bucket lookup (which reads the values once for all buckets).
+const absSIMDBuckets = 1
 
 // NewSelector returns a selector of the given 0-based ranks in the signed
 // order, or of the absolute values when abs is set. The ranks are checked
@@ -141,6 +141,31 @@ func (s *Selector) Pass() int { return s.pass }
 
 // N returns the number of values counted in the first pass (valid after it).
 func (s *Selector) N() int64 { return s.n }
+
+// Floor returns the smallest value that can still count in the current
+// pass: −Inf during the first pass (and when done), and during the second
+// the smallest value of the lowest bucket holding a requested rank — a
+// caller may skip values below it (with [Selector.Add] they would be
+// ignored anyway). In the absolute order it bounds |x|.
+func (s *Selector) Floor() float32 {
+	if s.pass != 1 || len(s.prefixes) == 0 {
+		return float32(math.Inf(-1))
+	}
+	key := uint32(s.prefixes[0]) << 16
+	var v float32
+	if s.abs {
+		v = math.Float32frombits(key)
+	} else {
+		v = fromSignedKey(key)
+		if math.Signbit(float64(v)) && v == 0 {
+			v = 0
+		}
+	}
+	if v != v { // only NaNs are needed: no bound on the others' order
+		return float32(math.Inf(-1))
+	}
+	return v
+}
 
 // Results returns the selected values, one per rank in the order given to
 // NewSelector. It is nil until Done.

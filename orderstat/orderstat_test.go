@@ -137,8 +137,8 @@ func TestKthMatchesSort(t *testing.T) {
 				ks = append(ks, 0, int64(n-1))
 				for _, few := range []bool{false, true} {
 					use := ks
-					if few { // ≤ absSIMDBuckets buckets: the SIMD second pass for abs
-						use = ks[:2]
+					if few { // one bucket (absSIMDBuckets): the SIMD second pass for abs
+						use = ks[:1]
 					}
 					calls := 0
 					scan := chunked(data, uint64(n), &calls)
@@ -266,6 +266,52 @@ func TestErrors(t *testing.T) {
 	cancel()
 	if _, err := Kth(cctx, chunked(data, 1, &calls), 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+// TestFloor: in the second pass no value below Floor is needed, and the
+// selected values are at least Floor.
+func TestFloor(t *testing.T) {
+	for _, kind := range []string{"normal", "special", "bits", "duplicates"} {
+		for _, abs := range []bool{false, true} {
+			data := genData(kind, 5000, 9)
+			ks := []int64{4000, 4999, 2500}
+			s := NewSelector(abs, ks...)
+			if f := s.Floor(); !math.IsInf(float64(f), -1) {
+				t.Errorf("%s abs=%v: floor in pass 1 = %g, want -Inf", kind, abs, f)
+			}
+			s.Add(data)
+			if err := s.Next(); err != nil {
+				t.Fatal(err)
+			}
+			floor := s.Floor()
+			var kept []float32
+			for _, v := range data {
+				a := v
+				if abs {
+					a = float32(math.Abs(float64(v)))
+				}
+				if !(a < floor) { // NaNs are kept
+					kept = append(kept, v)
+				}
+			}
+			if kind == "normal" && len(kept) > len(data)*3/4 {
+				t.Errorf("%s abs=%v: floor %g keeps %d of %d values for ranks ≥ half", kind, abs, floor, len(kept), len(data))
+			}
+			s.Add(kept)
+			if err := s.Next(); err != nil {
+				t.Fatalf("%s abs=%v: second pass over the values ≥ floor %g: %v", kind, abs, floor, err)
+			}
+			want := sortedRef(data, abs)
+			for i, k := range ks {
+				if !sameValue(s.Results()[i], want[k]) {
+					t.Errorf("%s abs=%v: rank %d = %g, want %g", kind, abs, k, s.Results()[i], want[k])
+				}
+				if s.Results()[i] < floor {
+					t.Errorf("%s abs=%v: rank %d = %g below floor %g", kind, abs, k, s.Results()[i], floor)
+				}
+			}
+		}
 	}
 }
 
