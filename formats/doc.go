@@ -6,6 +6,15 @@
 // mmap because a file truncated or replaced while it is being read then gives
 // an ordinary error naming the file and tensor instead of a SIGBUS crash, and
 // because it keeps the resident set bounded by the caller's buffers.
+// Measured on the 2-core development VM (page cache warm, best of 5, a
+// 1.6 GB BF16 file read in 8 MiB pieces and widened to float32): pread into
+// a reused buffer 2.05 GB/s, mmap of the whole file 1.42 GB/s — mmap pays a
+// page fault per 4 KiB page, pread one system call per 8 MiB. The machine
+// was heavily loaded (load average ≈ 20), so only the ordering is reliable.
+//
+// Same-dtype tensors are copied with copy_file_range on Linux (no trip
+// through user memory), falling back to pread/pwrite elsewhere or when the
+// file system refuses.
 //
 // The package's own header parser is used instead of nlpodyssey/safetensors:
 // that library reads a whole file into memory and does not report the
