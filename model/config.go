@@ -28,7 +28,6 @@ type Config struct {
 	BOS              int   // bos_token_id, -1 when absent
 	EOS              []int // eos_token_id (one or several)
 	PAD              int   // pad_token_id, -1 when absent
-	TokenizerComment string
 }
 
 // RopeScaling is config.json's rope_scaling: "linear" (positions divided by
