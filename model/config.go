@@ -11,23 +11,23 @@ import (
 // Face config.json.
 type Config struct {
 	// ModelType is config.json's model_type: llama, mistral, qwen2 or qwen3.
-	ModelType        string
-	Hidden           int // hidden_size
-	Intermediate     int // intermediate_size
-	Layers           int // num_hidden_layers
-	Heads            int // num_attention_heads
-	KVHeads          int // num_key_value_heads (Heads when absent)
-	HeadDim          int // head_dim (Hidden/Heads when absent)
-	Vocab            int // vocab_size
-	RMSNormEps       float64
-	RopeTheta        float64
-	RopeScaling      *RopeScaling
-	MaxPositions     int // max_position_embeddings: the context length
-	TieEmbeddings    bool
-	SlidingWindow    int   // 0: full attention
-	BOS              int   // bos_token_id, -1 when absent
-	EOS              []int // eos_token_id (one or several)
-	PAD              int   // pad_token_id, -1 when absent
+	ModelType     string
+	Hidden        int // hidden_size
+	Intermediate  int // intermediate_size
+	Layers        int // num_hidden_layers
+	Heads         int // num_attention_heads
+	KVHeads       int // num_key_value_heads (Heads when absent)
+	HeadDim       int // head_dim (Hidden/Heads when absent)
+	Vocab         int // vocab_size
+	RMSNormEps    float64
+	RopeTheta     float64
+	RopeScaling   *RopeScaling
+	MaxPositions  int // max_position_embeddings: the context length
+	TieEmbeddings bool
+	SlidingWindow int   // 0: full attention
+	BOS           int   // bos_token_id, -1 when absent
+	EOS           []int // eos_token_id (one or several)
+	PAD           int   // pad_token_id, -1 when absent
 }
 
 // RopeScaling is config.json's rope_scaling: "linear" (positions divided by
