@@ -10,9 +10,15 @@
 #   WIDEN_ARGS=...  extra widen flags (default: none: --alpha 1 --calibration 1)
 #   THREADS=N       gomerge -j (default: all cores)
 #   WORK=DIR        working directory (default: a new temporary one)
+#   OUTDIR=DIR      where the merged model is written (default: /dev/shm when
+#                   it is a writable tmpfs, so the disk's write speed is not
+#                   measured — cat writes to /dev/null; else $WORK)
 #   KEEP=1          keep the generated models and output
 #
 # Goal (issue 6): wall time ≤ 3× cat of the inputs, peak RSS ≤ 1 GiB.
+#
+# Wall time on a shared machine is noisy; CPU time (user + sys) is reported
+# beside it.
 #
 # What is read: WIDEN reads every input (base + experts) twice — pass 1
 # accumulates the per-column statistics (norms and dot products), pass 2
@@ -26,9 +32,17 @@ WIDEN_ARGS=${WIDEN_ARGS:-}
 THREADS=${THREADS:-$(nproc)}
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-widen.XXXXXX")}
-if [[ "${KEEP:-0}" != 1 ]]; then
-	trap 'rm -rf "$WORK"' EXIT
+OUTDIR=${OUTDIR:-}
+if [[ -z "$OUTDIR" ]]; then
+	if [[ -d /dev/shm && -w /dev/shm ]]; then OUTDIR=$(mktemp -d /dev/shm/bench-widen.XXXXXX); else OUTDIR=$WORK; fi
 fi
+OUT="$OUTDIR/out"
+cleanup() {
+	rm -rf "$OUT"
+	if [[ "$OUTDIR" == /dev/shm/bench-widen.* ]]; then rmdir "$OUTDIR" 2>/dev/null || true; fi
+	if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
 
 cd "$ROOT"
 echo "== building gomerge"
@@ -50,27 +64,30 @@ echo "inputs: ${#files[@]} files, $((bytes / 1024 / 1024)) MiB"
 cat "${files[@]}" >/dev/null
 cat "${files[@]}" >/dev/null
 
-measure() { # measure NAME CMD...: prints "wall-seconds max-RSS-KiB" from GNU time -v
+measure() { # measure NAME CMD...: prints "wall-s cpu-s max-RSS-KiB" from GNU time -v
 	local log="$WORK/$1.time"
 	shift
 	/usr/bin/time -v -o "$log" "$@"
 	awk -F': ' '
 		/Elapsed \(wall clock\) time/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+		/User time \(seconds\)/ { cpu += $2 }
+		/System time \(seconds\)/ { cpu += $2 }
 		/Maximum resident set size/ { kb = $2 }
-		END { printf "%.2f %d\n", s, kb }' "$log"
+		END { printf "%.2f %.2f %d\n", s, cpu, kb }' "$log"
 }
 
 echo "== cat"
-read -r cat_s cat_kb < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
-echo "cat: ${cat_s}s"
+read -r cat_s cat_cpu cat_kb < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
+echo "cat: ${cat_s}s wall, ${cat_cpu}s CPU"
 
-rm -rf "$WORK/out"
-echo "== gomerge widen $WIDEN_ARGS -j $THREADS"
+rm -rf "$OUT"
+echo "== gomerge widen $WIDEN_ARGS -j $THREADS -o $OUT"
 # shellcheck disable=SC2086
-read -r w_s w_kb < <(measure widen "$WORK/gomerge" widen -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $WIDEN_ARGS -o "$WORK/out")
-echo "widen: ${w_s}s, peak RSS $((w_kb / 1024)) MiB"
+read -r w_s w_cpu w_kb < <(measure widen "$WORK/gomerge" widen -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $WIDEN_ARGS -o "$OUT")
+echo "widen: ${w_s}s wall, ${w_cpu}s CPU, peak RSS $((w_kb / 1024)) MiB"
 
-awk -v w="$w_s" -v c="$cat_s" -v kb="$w_kb" -v b="$bytes" 'BEGIN {
-	printf "\nresult: widen / cat = %.2fx (goal <= 3x); peak RSS %.0f MiB (goal <= 1024 MiB)\n", w / c, kb / 1024
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+awk -v w="$w_s" -v c="$cat_s" -v wc="$w_cpu" -v cc="$cat_cpu" -v kb="$w_kb" -v b="$bytes" 'BEGIN {
+	printf "\nresult: widen / cat = %.2fx wall (goal <= 3x); CPU %.1fs vs %.1fs; peak RSS %.0f MiB (goal <= 1024 MiB)\n", w / c, wc, cc, kb / 1024
 	printf "input read rate: cat %.2f GB/s, widen %.2f GB/s per pass over 2 passes\n", b / c / 1e9, 2 * b / w / 1e9
 }'

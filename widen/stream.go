@@ -142,30 +142,48 @@ func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32
 	return base, xs, nil
 }
 
-// addColumnSquares adds, for every column j, the squares of x's rows in row
-// order to ss[j] (float64; the products are exact). x holds whole rows of
-// len(ss) columns. Four rows are taken per sweep, added one after the other,
-// so the sums equal those of a row-by-row loop.
-func addColumnSquares(ss []float64, x []float32) {
+// addColumnStatsWithBase adds, for every column j and every row r in row
+// order, b[r,j]² to ss0[j], x[r,j]² to ss[j] and x[r,j]·b[r,j] to dot[j]
+// (float64; the products of float32 values are exact). x and b hold the
+// same whole rows of len(ss) columns. Four rows are taken per sweep and
+// added one after the other, so the sums equal those of a row-by-row loop.
+func addColumnStatsWithBase(ss0, ss, dot []float64, x, b []float32) {
 	cols := len(ss)
+	ss0, dot = ss0[:cols], dot[:cols]
 	r := 0
 	for ; r+4*cols <= len(x); r += 4 * cols {
 		x0, x1, x2, x3 := x[r:r+cols], x[r+cols:r+2*cols], x[r+2*cols:r+3*cols], x[r+3*cols:r+4*cols]
+		b0, b1, b2, b3 := b[r:r+cols], b[r+cols:r+2*cols], b[r+2*cols:r+3*cols], b[r+3*cols:r+4*cols]
 		for j := range ss {
 			f0, f1, f2, f3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
+			g0, g1, g2, g3 := float64(b0[j]), float64(b1[j]), float64(b2[j]), float64(b3[j])
+			q := ss0[j]
+			q += g0 * g0
+			q += g1 * g1
+			q += g2 * g2
+			q += g3 * g3
+			ss0[j] = q
 			s := ss[j]
 			s += f0 * f0
 			s += f1 * f1
 			s += f2 * f2
 			s += f3 * f3
 			ss[j] = s
+			d := dot[j]
+			d += f0 * g0
+			d += f1 * g1
+			d += f2 * g2
+			d += f3 * g3
+			dot[j] = d
 		}
 	}
 	for ; r < len(x); r += cols {
-		xr := x[r : r+cols]
+		xr, br := x[r:r+cols], b[r:r+cols]
 		for j := range ss {
-			f := float64(xr[j])
+			f, g := float64(xr[j]), float64(br[j])
+			ss0[j] += g * g
 			ss[j] += f * f
+			dot[j] += f * g
 		}
 	}
 }
@@ -257,9 +275,9 @@ func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats
 			if err != nil {
 				return err
 			}
-			addColumnSquares(p.ss0(), b)
-			for k, x := range xs {
-				addColumnStats(p.ss(k), p.dot(k), x, b)
+			addColumnStatsWithBase(p.ss0(), p.ss(0), p.dot(0), xs[0], b)
+			for k := 1; k < len(xs); k++ {
+				addColumnStats(p.ss(k), p.dot(k), xs[k], b)
 			}
 			return nil
 		})
