@@ -361,7 +361,7 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, c merge.Chunk, chain *eqChain, d [][]float32, cols int64, exact bool) error {
 	switch m.v.sparse {
 	case sparseMagnitude, sparseOutliers:
-		var before []int64
+		var before, after []int64
 		if chain != nil {
 			var counts []int64
 			if !chain.known[c.Index+1] {
@@ -379,16 +379,18 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			if counts != nil {
 				chain.publish(c.Index, before, counts)
 			}
+			after = chain.prefix(c.Index + 1)
 		}
 		for k := range ps {
 			if d[k] == nil || !ps[k].sparse || ps[k].zero {
 				continue
 			}
-			var lo, hi int64
+			var lo, hi, inLo, inHi int64
 			if before != nil {
 				lo, hi = before[2*k], before[2*k+1]
+				inLo, inHi = after[2*k]-lo, after[2*k+1]-hi
 			}
-			ps[k].band.apply(d[k], lo, hi)
+			ps[k].band.apply(d[k], lo, hi, inLo, inHi)
 		}
 	case sparseRandom:
 		keep := make([]bool, c.Len())

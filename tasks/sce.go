@@ -83,7 +83,7 @@ func (m *sce) load(t *merge.Task, c merge.Chunk, withVar bool) (*sceChunk, error
 // selectPositions zeroes every task vector outside the selected positions
 // (the band over the variance), keeping exactly the first tied ones.
 func selectPositions(ctx context.Context, s *sceChunk, b *band, chain *eqChain, c merge.Chunk) error {
-	var lo, hi int64
+	var lo, hi, inLo, inHi int64
 	if chain != nil {
 		counts := make([]int64, 2)
 		if !chain.known[c.Index+1] {
@@ -94,9 +94,11 @@ func selectPositions(ctx context.Context, s *sceChunk, b *band, chain *eqChain, 
 			return err
 		}
 		chain.publish(c.Index, before, counts)
+		after := chain.prefix(c.Index + 1)
 		lo, hi = before[0], before[1]
+		inLo, inHi = after[0]-lo, after[1]-hi
 	}
-	b.apply(s.variance, lo, hi)
+	b.apply(s.variance, lo, hi, inLo, inHi)
 	for i, v := range s.variance {
 		if v == 0 {
 			for _, tv := range s.tv {

@@ -228,12 +228,16 @@ func (b *band) countEqual(d []float32) (lo, hi int64) {
 	if b.all || b.none || !b.straddle {
 		return 0, 0
 	}
+	loBits := b.loBits
+	if !b.hasLo {
+		loBits = 1 << 31 // matches no |v|
+	}
 	for _, v := range d {
 		x := absBits(v)
 		if x == b.hiBits {
 			hi++
 		}
-		if b.hasLo && x == b.loBits {
+		if x == loBits {
 			lo++
 		}
 	}
@@ -241,8 +245,12 @@ func (b *band) countEqual(d []float32) (lo, hi int64) {
 }
 
 // apply zeroes the elements of d outside the band. eqLo and eqHi are the
-// numbers of elements equal to the thresholds before d in the stream.
-func (b *band) apply(d []float32, eqLo, eqHi int64) {
+// numbers of elements equal to the lower and upper thresholds before d in
+// the stream, inLo and inHi their numbers in d (from countEqual). Only a
+// chunk where the kept run of tied elements starts or ends needs the
+// element-by-element rule; every other chunk keeps one inclusive range of
+// bit patterns, a branch-free loop.
+func (b *band) apply(d []float32, eqLo, eqHi, inLo, inHi int64) {
 	switch {
 	case b.all:
 		return
@@ -250,6 +258,54 @@ func (b *band) apply(d []float32, eqLo, eqHi int64) {
 		clear(d)
 		return
 	}
+	from, to := int64(b.hiBits), int64(0x7fffffff)
+	if b.hasLo {
+		to = int64(b.loBits)
+	}
+	if b.straddle {
+		switch {
+		case eqHi+inHi <= b.hiKeep:
+			// every tied element of the chunk is kept
+		case eqHi >= b.hiKeep:
+			from++
+		default:
+			b.applyTies(d, eqLo, eqHi)
+			return
+		}
+		if b.hasLo {
+			switch {
+			case eqLo >= b.loSkip:
+			case eqLo+inLo <= b.loSkip:
+				to--
+			default:
+				b.applyTies(d, eqLo, eqHi)
+				return
+			}
+		}
+	}
+	if from > to {
+		clear(d)
+		return
+	}
+	keepRange(d, uint32(from), uint32(to))
+}
+
+// keepRange zeroes the elements whose |v| bit pattern lies outside
+// [from, to].
+func keepRange(d []float32, from, to uint32) {
+	span := to - from
+	for i, v := range d {
+		x := math.Float32bits(v)
+		if (x&0x7fffffff)-from > span {
+			x = 0
+		}
+		d[i] = math.Float32frombits(x)
+	}
+}
+
+// applyTies is apply element by element, for the chunk where the kept tied
+// elements start or end.
+func (b *band) applyTies(d []float32, eqLo, eqHi int64) {
 	for i, v := range d {
 		x := absBits(v)
 		switch {

@@ -1,0 +1,99 @@
+package tasks
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// bruteBand keeps the elements of descending |v| rank in [lo, hi), ties by
+// position, by sorting.
+func bruteBand(v []float32, lo, hi int64) []float32 {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		x, y := absBits(v[a]), absBits(v[b])
+		switch {
+		case x > y:
+			return -1
+		case x < y:
+			return 1
+		}
+		return 0
+	})
+	out := make([]float32, len(v))
+	for r := lo; r < hi; r++ {
+		out[idx[r]] = v[idx[r]]
+	}
+	return out
+}
+
+// TestBandMatchesSort checks the streaming selection (two histogram passes,
+// per-chunk tie counts, branch-free and tie-by-tie chunks) against a sort,
+// on data with heavy ties, ±0 and many chunk sizes.
+func TestBandMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 9))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + r.IntN(3000)
+		v := make([]float32, n)
+		levels := 1 + r.IntN(8)
+		for i := range v {
+			v[i] = float32(r.IntN(levels)) * 0.125
+			if r.IntN(2) == 0 {
+				v[i] = -v[i]
+			}
+			if r.IntN(50) == 0 {
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		chunk := 1 + r.IntN(n)
+		lo := int64(r.IntN(n))
+		hi := lo + 1 + int64(r.IntN(n-int(lo)))
+		if trial%3 == 0 {
+			lo = 0
+		}
+		scan := func(ctx context.Context, visit func(int, [][]float32) error) error {
+			for c, off := 0, 0; off < n; c, off = c+1, off+chunk {
+				if err := visit(c, [][]float32{v[off:min(off+chunk, n)]}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		sel := &absSelector{streams: 1}
+		if err := sel.countHigh(context.Background(), scan, nil); err != nil {
+			t.Fatal(err)
+		}
+		qs := []rankQuery{{0, hi - 1}}
+		if lo > 0 {
+			qs = append(qs, rankQuery{0, lo})
+		}
+		ans, err := sel.resolve(context.Background(), scan, qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var loAns rankAnswer
+		if lo > 0 {
+			loAns = ans[1]
+		}
+		b := newBand(lo, hi, loAns, ans[0])
+		got := slices.Clone(v)
+		var eqLo, eqHi int64
+		for off := 0; off < n; off += chunk {
+			d := got[off:min(off+chunk, n)]
+			inLo, inHi := b.countEqual(d)
+			b.apply(d, eqLo, eqHi, inLo, inHi)
+			eqLo += inLo
+			eqHi += inHi
+		}
+		want := bruteBand(v, lo, hi)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("trial %d (n %d, chunk %d, ranks [%d, %d)): element %d = %v, want %v", trial, n, chunk, lo, hi, i, got[i], want[i])
+			}
+		}
+	}
+}
