@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/gomerge/gomerge/merge"
@@ -67,5 +70,31 @@ func BenchmarkModelScope(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCheckpointDir merges a genmodels family (base, expert1…3) from
+// the directory in $GOMERGE_PCB_BENCH_DIR through the engine, output
+// discarded into a temporary file; skipped when unset. For profiling:
+//
+//	go run ./scripts/genmodels -o /tmp/fam -params 1e8 -experts 3
+//	GOMERGE_PCB_BENCH_DIR=/tmp/fam go test -run X -bench CheckpointDir -cpuprofile cpu.out ./pcb
+func BenchmarkCheckpointDir(b *testing.B) {
+	dir := os.Getenv("GOMERGE_PCB_BENCH_DIR")
+	if dir == "" {
+		b.Skip("GOMERGE_PCB_BENCH_DIR not set")
+	}
+	var models []string
+	for k := 1; ; k++ {
+		p := filepath.Join(dir, fmt.Sprint("expert", k))
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		models = append(models, p)
+	}
+	for b.Loop() {
+		if _, _, err := runPCB(b, filepath.Join(dir, "base"), models, runOpts{global: merge.Params{}, threads: runtime.NumCPU(), noRead: true}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

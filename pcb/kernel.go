@@ -29,10 +29,10 @@ type buffers struct {
 	tau  [][]float32 // τ_k = model_k − base
 	bal  [][]float32 // balance score B_k, then scale_k
 	norm [][]float32 // MinMax(Â_k), then ñ_k (pairwise), then w_k·τ̂_k
-	sum  []float32   // Σ_j τ_j (inter sum), or the merged numerator
-	den  []float32   // Σ_k scale_k, or pairwise scratch
+	sum  []float32   // Σ_j τ_j (inter sum)
+	den  []float32   // Σ_k scale_k
 	// Dense rows of the positive-x entries of one task: their indices, x
-	// (then tanh x, then B) and MinMax (then intra).
+	// (then tanh x, then B) and MinMax (then intra); pairwise scratch.
 	idx    []int32
 	dx, dm []float32
 }
@@ -105,10 +105,13 @@ func countNonPositive(x []float32) int64 {
 // scores computes the balance scores B_k = exp(n·MinMax(Â_k)²) ⊙ inter_k
 // and calls emit(k, B) for each task in order, with inter_k = tanh(τ_k ⊙
 // Σ_j τ_j) or, when pairwise, Σ_j tanh(ñ_k ⊙ ñ_j), ñ_j = sign(τ_j)·MinMax(Â_j).
-// For a task with st[k].positive, B holds only the scores of the entries
-// with x > 0, densely, and b.idx their positions; b.idx is valid until the
-// next emit. Otherwise B is b.bal[k], one score per entry.
-func scores(b *buffers, st []taskStats, pairwise bool, emit func(k int, B []float32)) {
+//
+// For a task with st[k].positive, B holds only the scores of entries with
+// x = τ_k·Σ_j τ_j > 0, densely, and b.idx their positions (valid until the
+// next emit); when floor is non-nil it also leaves out entries whose score
+// is provably below floor[k] (see envelope). Otherwise B is b.bal[k], one
+// score per entry.
+func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []float32, emit func(k int, B []float32)) {
 	if pairwise {
 		balancePairwise(b, st)
 		for k := range b.tau {
@@ -134,28 +137,94 @@ func scores(b *buffers, st []taskStats, pairwise bool, emit func(k int, B []floa
 		}
 		x := b.bal[k]
 		simd.Mul(x, tau, b.sum)
+		// Branch-free compaction of the entries with x > 0: every entry is
+		// written at c, which advances past the positive ones only.
+		idx, dx := b.idx[:len(x)], b.dx[:len(x)]
 		c := 0
-		idx, dx, dm := b.idx[:len(x)], b.dx[:len(x)], b.dm[:len(x)]
-		// Branch-free compaction: every entry is written at c, which
-		// advances past the positive ones only.
-		lo, hi, span := s.lo, s.hi, s.hi-s.lo
-		degenerate := !(hi > lo)
-		if degenerate {
-			lo, hi, span = 0, 0, 1
-		}
 		for i, v := range x {
-			idx[c], dx[c], dm[c] = int32(i), v, minMaxOf(tau[i], lo, hi, span)
+			idx[c], dx[c] = int32(i), v
 			c += 1 - nonPositive(v)
 		}
-		idx, dx, dm = idx[:c], dx[:c], dm[:c]
+		if floor != nil {
+			c = env.filter(idx[:c], dx[:c], tau, s, floor[k])
+		}
+		idx, dx = idx[:c], dx[:c]
+		dm := b.dm[:c]
+		if s.hi > s.lo {
+			lo, hi, span := s.lo, s.hi, s.hi-s.lo
+			for j, i := range idx {
+				dm[j] = minMaxOf(tau[i], lo, hi, span)
+			}
+		} else {
+			clear(dm)
+		}
 		simd.Mul(dm, dm, dm)
 		simd.Scale(dm, nf)
 		simd.Exp(dm, dm)
 		simd.Tanh(dx, dx)
 		simd.Mul(dx, dm, dx)
-		b.idx = idx[:cap(idx)]
 		emit(k, dx)
 	}
+}
+
+// envelope bounds balance scores from above without exp or tanh, to skip
+// entries that cannot reach a known floor: for y = n·MinMax² ∈ [0, n],
+// e^y lies below the chord of each of envSegments segments of [0, n]
+// (e^y is convex), and 0 < tanh x ≤ min(x, 1) for x > 0.
+type envelope struct {
+	n       float32
+	segPerY float32 // envSegments / n
+	y0      [envSegments]float32
+	a, k    [envSegments]float32 // chord: e^y ≤ a + k·(y − y0)
+}
+
+const envSegments = 32
+
+// envMargin absorbs the float32 rounding of the bound and the ≤ 2 ulp
+// error of simd.Exp and simd.Tanh, with a wide safety factor: the bound is
+// used only to skip entries, so a loose margin costs a little speed, never
+// exactness.
+const envMargin = 1.001
+
+func newEnvelope(n int) *envelope {
+	e := &envelope{n: float32(n), segPerY: float32(envSegments) / float32(n)}
+	up := func(v float64) float32 { // round up to float32
+		f := float32(v)
+		if float64(f) < v {
+			f = math.Nextafter32(f, float32(math.Inf(1)))
+		}
+		return f
+	}
+	for j := range envSegments {
+		y0 := float32(float64(n) * float64(j) / envSegments)
+		y1 := float32(float64(n) * float64(j+1) / envSegments)
+		e0, e1 := math.Exp(float64(y0)), math.Exp(float64(y1))
+		e.y0[j], e.a[j], e.k[j] = y0, up(e0), up((e1-e0)/(float64(y1)-float64(y0)))
+	}
+	return e
+}
+
+// filter compacts idx and dx (positions and x > 0 of candidate entries) to
+// the entries whose score may be ≥ floor, and returns their number.
+func (e *envelope) filter(idx []int32, dx, tau []float32, s taskStats, floor float32) int {
+	lo, hi := s.lo, s.hi
+	inv := float32(0)
+	if hi > lo {
+		inv = 1 / (hi - lo) * envMargin
+	}
+	c := 0
+	for j, i := range idx {
+		x := dx[j]
+		m := (min(max(absBits(tau[i]), lo), hi) - lo) * inv
+		y := e.n * m * m
+		seg := min(max(int(y*e.segPerY), 0), envSegments-1) // NaN: any segment, u stays NaN and the entry is kept
+		u := (e.a[seg] + e.k[seg]*(y-e.y0[seg])) * min(x, 1) * envMargin
+		idx[c], dx[c] = i, x
+		if !(u < floor) {
+			c++
+		}
+	}
+	return c
 }
 
 // balancePairwise computes every B_k into b.bal for --inter pairwise.
@@ -180,7 +249,7 @@ func balancePairwise(b *buffers, st []taskStats) {
 			}
 		}
 	}
-	acc, tmp := b.den, b.sum
+	acc, tmp := b.dx[:len(b.base)], b.dm[:len(b.base)]
 	for k := range n {
 		// Σ_j tanh(ñ_k ⊙ ñ_j) in j order.
 		for j := range n {
@@ -218,47 +287,37 @@ func scale(bal []float32, thr, mx float32) {
 	}
 }
 
-// weights fills b.bal[k] with every task's drop-and-rescale weights s_k.
-func weights(b *buffers, st []taskStats, pairwise bool) {
-	scores(b, st, pairwise, func(k int, B []float32) {
-		scale(B, st[k].thr, st[k].max)
-		if !st[k].positive {
-			return // B is b.bal[k]
-		}
-		// The entries with x ≤ 0 score ≤ 0 < thr: weight 0.
-		row := b.bal[k]
-		clear(row)
-		for j, i := range b.idx[:len(B)] {
-			row[i] = B[j]
-		}
-	})
-}
-
-// combine computes the merged block into out:
+// mergeBlock computes the merged block into out (len(b.base) values):
 //
 //	out = base + λ·(Σ_k w_k·τ̂_k·s_k) / max(Σ_k s_k, 1e-12)
 //
-// with τ̂_k the clipped task vector and s_k = b.bal[k] the weights from
-// [weights]. out may be b.sum.
-func combine(out []float32, b *buffers, st []taskStats, w []float32, lambda float32) {
-	num, den := b.sum, b.den
-	for k := range b.tau {
-		s := b.bal[k]
-		hat := b.norm[k]
-		lo, hi := st[k].lo, st[k].hi
-		for i, v := range b.tau[k] {
-			hat[i] = clipped(v, lo, hi)
-		}
-		simd.Scale(hat, w[k])
-		simd.Mul(hat, hat, s)
-		if k == 0 {
-			copy(num, hat)
-			copy(den, s)
-		} else {
-			simd.Add(num, num, hat)
-			simd.Add(den, den, s)
-		}
+// with τ̂_k the clipped task vector and s_k the drop-and-rescale weights
+// (max(B_k, thr_k) − thr_k)/(max_k − thr_k); both sums start from +0 and
+// add the tasks in order, skipping entries known to have weight 0. out may
+// not alias the block's buffers.
+func mergeBlock(out []float32, b *buffers, st []taskStats, pairwise bool, env *envelope, w []float32, lambda float32) {
+	num, den := out, b.den
+	clear(num)
+	clear(den)
+	thr := make([]float32, len(st))
+	for k := range st {
+		thr[k] = st[k].thr
 	}
+	scores(b, st, pairwise, env, thr, func(k int, B []float32) {
+		scale(B, st[k].thr, st[k].max)
+		tau, lo, hi, wk := b.tau[k], st[k].lo, st[k].hi, w[k]
+		if st[k].positive {
+			for j, i := range b.idx[:len(B)] {
+				num[i] += float32(float32(wk*clipped(tau[i], lo, hi)) * B[j])
+				den[i] += B[j]
+			}
+			return
+		}
+		for i, sc := range B {
+			num[i] += float32(float32(wk*clipped(tau[i], lo, hi)) * sc)
+			den[i] += sc
+		}
+	})
 	for i := range out {
 		out[i] = num[i] / max(den[i], 1e-12)
 	}

@@ -201,13 +201,13 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 		w[k] = float32(t.Model[k].Float("weight", 1))
 	}
 	lambda := float32(m.lambda)
+	env := newEnvelope(len(t.Inputs))
 	g := newGroup([]*merge.Task{t}, t.Threads())
 	return g.forEach(ctx, func(_ item, off int64, cd *chunkData) error {
 		out := merge.GetFloats(len(cd.base))
 		defer merge.PutFloats(out)
 		cd.blocks(func(at int, b *buffers) {
-			weights(b, st, m.pairwise)
-			combine(out[at:at+len(b.base)], b, st, w, lambda)
+			mergeBlock(out[at:at+len(b.base)], b, st, m.pairwise, env, w, lambda)
 		})
 		if err := t.Out.Write(out, off); err != nil {
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
@@ -264,8 +264,17 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 		sel[k] = orderstat.NewSelector(false, thrRank-offset, maxRank-offset)
 	}
 	// Passes 3–4: the balance score at the drop position, and its maximum.
+	// The second of them skips entries whose score is provably below the
+	// lowest bucket it counts.
+	env := newEnvelope(n)
+	var floor []float32
 	err = g.select2(ctx, sel, func(b *buffers, add func(int, []float32)) {
-		scores(b, st, m.pairwise, add)
+		scores(b, st, m.pairwise, env, floor, add)
+	}, func() {
+		floor = make([]float32, n)
+		for k, s := range sel {
+			floor[k] = s.Floor()
+		}
 	})
 	if err != nil {
 		return nil, err

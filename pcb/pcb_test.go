@@ -73,6 +73,7 @@ type runOpts struct {
 	threads  int
 	exclude  string
 	missing  merge.MissingPolicy
+	noRead   bool // do not read the output back
 }
 
 func runPCB(t testing.TB, base string, models []string, o runOpts) ([]byte, map[string][]float32, error) {
@@ -104,7 +105,7 @@ func runPCB(t testing.TB, base string, models []string, o runOpts) ([]byte, map[
 	}
 	out := filepath.Join(t.TempDir(), "out.safetensors")
 	err = merge.Write(context.Background(), plan, merge.Output{Path: out}, merge.ExecOptions{Threads: cfg.Threads})
-	if err != nil {
+	if err != nil || o.noRead {
 		return nil, nil, err
 	}
 	raw, err := os.ReadFile(out)
@@ -257,21 +258,38 @@ func checkBlock(t *testing.T, b *buffers, st []taskStats, pairwise bool, wantSca
 	for k := range full {
 		full[k].positive = false
 	}
-	scores(b, full, pairwise, func(k int, B []float32) {
+	scores(b, full, pairwise, nil, nil, func(k int, B []float32) {
 		for i, v := range B {
 			if !pairwise && math.Abs(float64(v)-balSum[k][i]) > 1e-6 {
 				t.Errorf("balance[%d][%d] = %.7f, want %.7f", k, i, v, balSum[k][i])
 			}
 		}
 	})
-	weights(b, st, pairwise)
-	for k := range b.bal {
-		for i, v := range b.bal[k] {
+	for k, row := range weightsOf(b, st, pairwise) {
+		for i, v := range row {
 			if math.Abs(float64(v)-wantScale[k][i]) > 1e-6 {
 				t.Errorf("pairwise %v (positive-only %v): scale[%d][%d] = %.7f, want %.7f", pairwise, st[k].positive, k, i, v, wantScale[k][i])
 			}
 		}
 	}
+}
+
+// weightsOf returns every task's drop-and-rescale weights of a block, one
+// per entry.
+func weightsOf(b *buffers, st []taskStats, pairwise bool) [][]float32 {
+	out := make([][]float32, len(st))
+	scores(b, st, pairwise, nil, nil, func(k int, B []float32) {
+		scale(B, st[k].thr, st[k].max)
+		out[k] = make([]float32, len(b.base))
+		if !st[k].positive {
+			copy(out[k], B)
+			return
+		}
+		for j, i := range b.idx[:len(B)] {
+			out[k][i] = B[j]
+		}
+	})
+	return out
 }
 
 // refPCB is a straightforward in-memory PCB over flattened task vectors:

@@ -139,9 +139,15 @@ func (g *group) forEach(ctx context.Context, fn func(it item, off int64, cd *chu
 
 // select2 runs the two passes of the selectors (one per task vector); feed
 // is called for every block and adds each task's values with add(k, vals).
-func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed func(b *buffers, add func(k int, vals []float32))) error {
+// between, if given, runs after the first pass.
+func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed func(b *buffers, add func(k int, vals []float32)), between ...func()) error {
 	add := func(k int, vals []float32) { sel[k].Add(vals) }
 	for !sel[0].Done() {
+		if sel[0].Pass() == 1 {
+			for _, f := range between {
+				f()
+			}
+		}
 		err := g.forEach(ctx, func(_ item, _ int64, cd *chunkData) error {
 			cd.blocks(func(_ int, b *buffers) { feed(b, add) })
 			return nil

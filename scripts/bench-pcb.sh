@@ -51,23 +51,24 @@ echo "inputs: ${#files[@]} files, $((bytes / 1024 / 1024)) MiB"
 cat "${files[@]}" >/dev/null
 cat "${files[@]}" >/dev/null
 
-measure() { # measure NAME CMD...: wall seconds and max RSS (KiB) via GNU time
+measure() { # measure NAME CMD...: wall seconds, max RSS (KiB), CPU seconds via GNU time
 	local log="$WORK/$1.time"
 	shift
-	/usr/bin/time -f '%e %M' -o "$log" "$@"
-	cat "$log"
+	/usr/bin/time -f '%e %M %U %S' -o "$log" "$@"
+	awk '{ print $1, $2, $3 + $4 }' "$log"
 }
 
 echo "== cat"
-read -r cat_s cat_kb < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
-echo "cat: ${cat_s}s"
+read -r cat_s cat_kb cat_cpu < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
+echo "cat: ${cat_s}s wall, ${cat_cpu}s CPU"
 
 echo "== gomerge pcb $PCB_ARGS -j $THREADS"
 # shellcheck disable=SC2086
-read -r pcb_s pcb_kb < <(measure pcb "$WORK/gomerge" pcb -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $PCB_ARGS -o "$WORK/out")
-echo "pcb: ${pcb_s}s, peak RSS $((pcb_kb / 1024)) MiB"
+read -r pcb_s pcb_kb pcb_cpu < <(measure pcb "$WORK/gomerge" pcb -q -j "$THREADS" --base "${models[0]}" "${models[@]:1}" $PCB_ARGS -o "$WORK/out")
+echo "pcb: ${pcb_s}s wall, ${pcb_cpu}s CPU, peak RSS $((pcb_kb / 1024)) MiB"
 
-awk -v p="$pcb_s" -v c="$cat_s" -v kb="$pcb_kb" -v b="$bytes" 'BEGIN {
-	printf "\nresult: pcb / cat = %.1fx (goal <= 10x); peak RSS %.0f MiB (goal <= 1024 MiB)\n", p / c, kb / 1024
+echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+awk -v p="$pcb_s" -v c="$cat_s" -v pc="$pcb_cpu" -v cc="$cat_cpu" -v kb="$pcb_kb" -v b="$bytes" 'BEGIN {
+	printf "\nresult: pcb / cat = %.1fx wall (goal <= 10x), %.1fx CPU; peak RSS %.0f MiB (goal <= 1024 MiB)\n", p / c, pc / cc, kb / 1024
 	printf "input read rate: cat %.2f GB/s, pcb %.2f GB/s per pass over 5 passes\n", b / c / 1e9, 5 * b / p / 1e9
 }'
