@@ -144,6 +144,19 @@ func BenchmarkWeightedDeltaSumBF16(b *testing.B) {
 	})
 }
 
+func BenchmarkWeightedDeltaSumF16(b *testing.B) {
+	benchImpls(b, smallOnly, func(n int) (int64, func(*kernels)) {
+		base, dst := make([]uint16, n), benchData(n, 2)
+		refF32ToF16(base, benchData(n, 1))
+		xs := [][]uint16{make([]uint16, n), make([]uint16, n), make([]uint16, n)}
+		for j, x := range xs {
+			refF32ToF16(x, benchData(n, uint64(3+j)))
+		}
+		w := []float32{0.3, 0.3, 0.4}
+		return int64(12 * n), func(k *kernels) { k.weightedDeltaSumF16(dst, base, xs, w) }
+	})
+}
+
 var sinkF64 float64
 var sinkF32 float32
 var sinkInt int

@@ -101,6 +101,13 @@ func goldenResults(k *kernels) map[string]uint64 {
 		k.weightedDeltaSumBF16(dst, h16, [][]uint16{a, b, h16}, w)
 		g.f32(dst...)
 	})
+	run("WeightedDeltaSumF16", func(g *goldenHash) {
+		a, b := make([]uint16, n), make([]uint16, n)
+		refF32ToF16(a, y)
+		refF32ToF16(b, z)
+		k.weightedDeltaSumF16(dst, h16, [][]uint16{a, b, h16}, w)
+		g.f32(dst...)
+	})
 	fin := make([]float32, n) // finite data for the reductions
 	for i := range fin {
 		fin[i] = x[i]
@@ -158,6 +165,7 @@ var golden = map[string]uint64{
 	"TIESElect":            0x1b79776b087b4fa1,
 	"Tanh":                 0x60af801009af25e7,
 	"WeightedDeltaSum":     0x539c441fe0a97b6b,
+	"WeightedDeltaSumF16":  0x6bd1fa423546814b,
 	"WeightedDeltaSumBF16": 0x1f0dff426f1bf5b8,
 }
 

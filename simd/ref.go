@@ -204,6 +204,27 @@ func weightedDeltaSumBF16From(dst []float32, base []uint16, xs [][]uint16, w []f
 	}
 }
 
+func refWeightedDeltaSumF16(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+	weightedDeltaSumF16From(dst, base, xs, w, 0)
+}
+
+// weightedDeltaSumF16From is the reference loop of WeightedDeltaSumF16 over
+// the elements from lo on.
+func weightedDeltaSumF16From(dst []float32, base []uint16, xs [][]uint16, w []float32, lo int) {
+	base = base[:len(dst)]
+	for k := range xs {
+		_ = xs[k][:len(dst)]
+	}
+	for i := lo; i < len(dst); i++ {
+		b := f16ToF32(base[i])
+		var acc float32
+		for k, x := range xs {
+			acc += float32(w[k] * (f16ToF32(x[i]) - b))
+		}
+		dst[i] = b + acc
+	}
+}
+
 func refSum(x []float32) float64 {
 	var acc [sumLanes]float64
 	sumFrom(&acc, x, 0)

@@ -52,6 +52,7 @@ type kernels struct {
 
 	weightedDeltaSum     func(dst, base []float32, xs [][]float32, w []float32)
 	weightedDeltaSumBF16 func(dst []float32, base []uint16, xs [][]uint16, w []float32)
+	weightedDeltaSumF16  func(dst []float32, base []uint16, xs [][]uint16, w []float32)
 
 	sum        func(x []float32) float64
 	sumSquares func(x []float32) float64
@@ -83,6 +84,7 @@ var genericKernels = kernels{
 	mul:                  refMul,
 	weightedDeltaSum:     refWeightedDeltaSum,
 	weightedDeltaSumBF16: refWeightedDeltaSumBF16,
+	weightedDeltaSumF16:  refWeightedDeltaSumF16,
 	sum:                  refSum,
 	sumSquares:           refSumSquares,
 	dot:                  refDot,
@@ -218,6 +220,17 @@ func WeightedDeltaSumBF16(dst []float32, base []uint16, xs [][]uint16, w []float
 		checkLen(len(dst), len(x))
 	}
 	impl.weightedDeltaSumBF16(dst, base, xs, w)
+}
+
+// WeightedDeltaSumF16 is [WeightedDeltaSum] over IEEE binary16 inputs: it
+// gives the same result as converting base and xs with [F16ToF32] first.
+func WeightedDeltaSumF16(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+	checkLen(len(dst), len(base))
+	checkLen(len(xs), len(w))
+	for _, x := range xs {
+		checkLen(len(dst), len(x))
+	}
+	impl.weightedDeltaSumF16(dst, base, xs, w)
 }
 
 // Sum returns Σ x[i] accumulated in float64. The order is fixed: element i is

@@ -34,7 +34,12 @@ var avx2Kernels = func() kernels {
 	k.add = func(dst, x, y []float32) { binAVX2(addAVX2, refAdd, dst, x, y) }
 	k.mul = func(dst, x, y []float32) { binAVX2(mulAVX2, refMul, dst, x, y) }
 	k.weightedDeltaSum = weightedDeltaSumAVX2Slice
-	k.weightedDeltaSumBF16 = weightedDeltaSumBF16AVX2Slice
+	k.weightedDeltaSumBF16 = func(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+		weightedDeltaSum16AVX2(weightedDeltaSumBF16AVX2, weightedDeltaSumBF16From, dst, base, xs, w)
+	}
+	k.weightedDeltaSumF16 = func(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+		weightedDeltaSum16AVX2(weightedDeltaSumF16AVX2, weightedDeltaSumF16From, dst, base, xs, w)
+	}
 	k.sum = sumAVX2Slice
 	k.sumSquares = sumSquaresAVX2Slice
 	k.dot = dotAVX2Slice
@@ -145,6 +150,19 @@ func weightedDeltaSumAVX2(dst, base *float32, xs *[]float32, w *float32, k, lo, 
 //
 //go:noescape
 func weightedDeltaSumBF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, lo, hi int, nt bool)
+
+// weightedDeltaSumF16AVX2 is weightedDeltaSumBF16AVX2 for binary16 inputs
+// (converted with VCVTPH2PS):
+//
+//	for i := lo; i < hi; i++ {
+//		b := f16ToF32(base[i])
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (f16ToF32(xs[j][i]) - b)) }
+//		dst[i] = b + acc
+//	}
+//
+//go:noescape
+func weightedDeltaSumF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, lo, hi int, nt bool)
 
 // sumAVX2 implements, for n a multiple of 16,
 //
@@ -334,14 +352,17 @@ func weightedDeltaSumAVX2Slice(dst, base []float32, xs [][]float32, w []float32)
 	weightedDeltaSumFrom(dst, base, xs, w, hi)
 }
 
-func weightedDeltaSumBF16AVX2Slice(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+// weightedDeltaSum16AVX2 runs a fused sum over 16-bit inputs: asm on the
+// blocks, ref (the reference loop) on the head and the tail.
+func weightedDeltaSum16AVX2(asm func(*float32, *uint16, *[]uint16, *float32, int, int, int, bool), ref func([]float32, []uint16, [][]uint16, []float32, int),
+	dst []float32, base []uint16, xs [][]uint16, w []float32) {
 	base = base[:len(dst)]
 	w = w[:len(xs)]
 	for k := range xs {
 		_ = xs[k][:len(dst)]
 	}
 	h, nt := streamHead(dst)
-	weightedDeltaSumBF16From(dst[:h], base[:h], xs, w, 0)
+	ref(dst[:h], base[:h], xs, w, 0)
 	hi := h + (len(dst)-h)&^31
 	if hi > h {
 		var xp *[]uint16
@@ -349,9 +370,9 @@ func weightedDeltaSumBF16AVX2Slice(dst []float32, base []uint16, xs [][]uint16, 
 		if len(xs) > 0 {
 			xp, wp = &xs[0], &w[0]
 		}
-		weightedDeltaSumBF16AVX2(&dst[0], &base[0], xp, wp, len(xs), h, hi, nt)
+		asm(&dst[0], &base[0], xp, wp, len(xs), h, hi, nt)
 	}
-	weightedDeltaSumBF16From(dst, base, xs, w, hi)
+	ref(dst, base, xs, w, hi)
 }
 
 func sumAVX2Slice(x []float32) float64 {

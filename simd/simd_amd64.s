@@ -394,6 +394,72 @@ done:
 	VZEROUPPER
 	RET
 
+// func weightedDeltaSumF16AVX2(dst *float32, base *uint16, xs *[]uint16, w *float32, k, lo, hi int, nt bool)
+TEXT ·weightedDeltaSumF16AVX2(SB), NOSPLIT, $0-57
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ xs+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ k+32(FP), R9
+	MOVQ lo+40(FP), BX
+	MOVQ hi+48(FP), CX
+	MOVBQZX nt+56(FP), R14
+
+loop:
+	CMPQ BX, CX
+	JAE  done
+	PREFETCHT0 1024(SI)(BX*2)
+	VCVTPH2PS (SI)(BX*2), Y0
+	VCVTPH2PS 16(SI)(BX*2), Y1
+	VCVTPH2PS 32(SI)(BX*2), Y2
+	VCVTPH2PS 48(SI)(BX*2), Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   DX, R10
+	MOVQ   R8, R11
+	MOVQ   R9, R12
+
+wdshrow:
+	TESTQ        R12, R12
+	JZ           wdshstore
+	MOVQ         (R10), R13
+	VBROADCASTSS (R11), Y15
+	PREFETCHT0 1024(R13)(BX*2)
+	VCVTPH2PS (R13)(BX*2), Y8
+	VCVTPH2PS 16(R13)(BX*2), Y9
+	VCVTPH2PS 32(R13)(BX*2), Y10
+	VCVTPH2PS 48(R13)(BX*2), Y11
+	VSUBPS       Y0, Y8, Y8
+	VSUBPS       Y1, Y9, Y9
+	VSUBPS       Y2, Y10, Y10
+	VSUBPS       Y3, Y11, Y11
+	VMULPS       Y15, Y8, Y8
+	VMULPS       Y15, Y9, Y9
+	VMULPS       Y15, Y10, Y10
+	VMULPS       Y15, Y11, Y11
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	ADDQ         $24, R10
+	ADDQ         $4, R11
+	DECQ         R12
+	JMP          wdshrow
+
+wdshstore:
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	STORE4(ntstore)
+
+done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // The reductions keep the 16 float64 lane accumulators of the reference in
 // Y8..Y11 (lanes 0-3, 4-7, 8-11, 12-15), loaded from and stored back to *acc
 // (DI). Element i of each block of 16 goes to lane i, as in the reference.

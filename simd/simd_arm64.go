@@ -24,7 +24,12 @@ var neonKernels = func() kernels {
 	k.add = func(dst, x, y []float32) { binNEON(addNEON, refAdd, dst, x, y) }
 	k.mul = func(dst, x, y []float32) { binNEON(mulNEON, refMul, dst, x, y) }
 	k.weightedDeltaSum = weightedDeltaSumNEONSlice
-	k.weightedDeltaSumBF16 = weightedDeltaSumBF16NEONSlice
+	k.weightedDeltaSumBF16 = func(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+		weightedDeltaSum16NEON(weightedDeltaSumBF16NEON, weightedDeltaSumBF16From, dst, base, xs, w)
+	}
+	k.weightedDeltaSumF16 = func(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+		weightedDeltaSum16NEON(weightedDeltaSumF16NEON, weightedDeltaSumF16From, dst, base, xs, w)
+	}
 	k.sum = func(x []float32) float64 { return reduceNEON(sumNEON, sumFrom, x) }
 	k.sumSquares = func(x []float32) float64 { return reduceNEON(sumSquaresNEON, sumSquaresFrom, x) }
 	k.sumAbs = func(x []float32) float64 { return reduceNEON(sumAbsNEON, sumAbsFrom, x) }
@@ -146,6 +151,19 @@ func weightedDeltaSumNEON(dst, base *float32, xs *[]float32, w *float32, k, n in
 //go:noescape
 func weightedDeltaSumBF16NEON(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
 
+// weightedDeltaSumF16NEON is weightedDeltaSumBF16NEON for binary16 inputs
+// (converted with FCVTL):
+//
+//	for i := range n {
+//		b := f16ToF32(base[i])
+//		var acc float32
+//		for j := range k { acc += float32(w[j] * (f16ToF32(xs[j][i]) - b)) }
+//		dst[i] = b + acc
+//	}
+//
+//go:noescape
+func weightedDeltaSumF16NEON(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+
 // sumNEON implements, for n a multiple of 16,
 //
 //	for i := range n { acc[i%16] += float64(x[i]) }
@@ -219,7 +237,10 @@ func weightedDeltaSumNEONSlice(dst, base []float32, xs [][]float32, w []float32)
 	weightedDeltaSumFrom(dst, base, xs, w, n)
 }
 
-func weightedDeltaSumBF16NEONSlice(dst []float32, base []uint16, xs [][]uint16, w []float32) {
+// weightedDeltaSum16NEON runs a fused sum over 16-bit inputs: asm on the
+// blocks, ref (the reference loop) on the tail.
+func weightedDeltaSum16NEON(asm func(*float32, *uint16, *[]uint16, *float32, int, int), ref func([]float32, []uint16, [][]uint16, []float32, int),
+	dst []float32, base []uint16, xs [][]uint16, w []float32) {
 	base = base[:len(dst)]
 	w = w[:len(xs)]
 	for k := range xs {
@@ -232,9 +253,9 @@ func weightedDeltaSumBF16NEONSlice(dst []float32, base []uint16, xs [][]uint16, 
 		if len(xs) > 0 {
 			xp, wp = &xs[0], &w[0]
 		}
-		weightedDeltaSumBF16NEON(&dst[0], &base[0], xp, wp, len(xs), n)
+		asm(&dst[0], &base[0], xp, wp, len(xs), n)
 	}
-	weightedDeltaSumBF16From(dst, base, xs, w, n)
+	ref(dst, base, xs, w, n)
 }
 
 func reduceNEON(asm func(*[sumLanes]float64, *float32, int), tail func(*[sumLanes]float64, []float32, int), x []float32) float64 {

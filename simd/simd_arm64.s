@@ -288,6 +288,74 @@ store:
 done:
 	RET
 
+// func weightedDeltaSumF16NEON(dst *float32, base *uint16, xs *[]uint16, w *float32, k, n int)
+TEXT ·weightedDeltaSumF16NEON(SB), NOSPLIT, $0-48
+	MOVD dst+0(FP), R0
+	MOVD base+8(FP), R1
+	MOVD xs+16(FP), R2
+	MOVD w+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD n+40(FP), R5
+	MOVD $0, R6 // byte offset of element i in dst
+	MOVD $0, R13 // byte offset of element i in base and xs
+
+loop:
+	CBZ  R5, done
+	ADD  R13, R1, R7
+	VLD1 (R7), [V12.H8, V13.H8]
+	WORD   $0x0e217980 // FCVTL  V0.4S, V12.4H
+	WORD   $0x4e217981 // FCVTL2 V1.4S, V12.8H
+	WORD   $0x0e2179a2 // FCVTL  V2.4S, V13.4H
+	WORD   $0x4e2179a3 // FCVTL2 V3.4S, V13.8H
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	MOVD R2, R8 // &xs[0]
+	MOVD R3, R9 // &w[0]
+	MOVD R4, R10 // rows left
+
+row:
+	CBZ     R10, store
+	MOVD    (R8), R11 // xs[k] data pointer
+	ADD     R13, R11, R11
+	VLD1R.P 4(R9), [V16.S4]
+	VLD1    (R11), [V12.H8, V13.H8]
+	WORD   $0x0e217988 // FCVTL  V8.4S, V12.4H
+	WORD   $0x4e217989 // FCVTL2 V9.4S, V12.8H
+	WORD   $0x0e2179aa // FCVTL  V10.4S, V13.4H
+	WORD   $0x4e2179ab // FCVTL2 V11.4S, V13.8H
+	WORD   $0x4ea0d508 // FSUB  V8.4S, V8.4S, V0.4S
+	WORD   $0x4ea1d529 // FSUB  V9.4S, V9.4S, V1.4S
+	WORD   $0x4ea2d54a // FSUB  V10.4S, V10.4S, V2.4S
+	WORD   $0x4ea3d56b // FSUB  V11.4S, V11.4S, V3.4S
+	WORD   $0x6e28de08 // FMUL  V8.4S, V16.4S, V8.4S
+	WORD   $0x6e29de09 // FMUL  V9.4S, V16.4S, V9.4S
+	WORD   $0x6e2ade0a // FMUL  V10.4S, V16.4S, V10.4S
+	WORD   $0x6e2bde0b // FMUL  V11.4S, V16.4S, V11.4S
+	WORD   $0x4e28d484 // FADD  V4.4S, V4.4S, V8.4S
+	WORD   $0x4e29d4a5 // FADD  V5.4S, V5.4S, V9.4S
+	WORD   $0x4e2ad4c6 // FADD  V6.4S, V6.4S, V10.4S
+	WORD   $0x4e2bd4e7 // FADD  V7.4S, V7.4S, V11.4S
+	ADD     $24, R8
+	SUB     $1, R10
+	B       row
+
+store:
+	WORD   $0x4e24d400 // FADD  V0.4S, V0.4S, V4.4S
+	WORD   $0x4e25d421 // FADD  V1.4S, V1.4S, V5.4S
+	WORD   $0x4e26d442 // FADD  V2.4S, V2.4S, V6.4S
+	WORD   $0x4e27d463 // FADD  V3.4S, V3.4S, V7.4S
+	ADD  R6, R0, R12
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R12)
+	ADD  $64, R6
+	ADD  $32, R13
+	SUB  $16, R5
+	B    loop
+
+done:
+	RET
+
 // The reductions keep the 16 float64 lane accumulators of the reference in
 // V16..V23 (lanes 0-1, 2-3, ..., 14-15), loaded from and stored back to
 // *acc. FCVTL/FCVTL2 widen elements 4j..4j+1 and 4j+2..4j+3 of a block.

@@ -393,6 +393,17 @@ func TestWeightedDeltaSum(t *testing.T) {
 				wantH := make([]float32, n)
 				refWeightedDeltaSum(wantH, bf, xf, w)
 
+				// f16: the same bit patterns read as binary16.
+				ff := make([]float32, n)
+				refF16ToF32(ff, bh)
+				xff := make([][]float32, K)
+				for j := range xff {
+					xff[j] = make([]float32, n)
+					refF16ToF32(xff[j], xh[j])
+				}
+				wantF := make([]float32, n)
+				refWeightedDeltaSum(wantF, ff, xff, w)
+
 				for _, off := range []int{0, 1, 3} {
 					name := fmt.Sprintf("K=%d n=%d off=%d", K, n, off)
 					xo := make([][]float32, K)
@@ -413,6 +424,11 @@ func TestWeightedDeltaSum(t *testing.T) {
 					dst, check = padded(n, off, sentinelF32)
 					k.weightedDeltaSumBF16(dst, offsetCopy(bh, (off+3)%4), xho, w)
 					checkArith(t, "WeightedDeltaSumBF16 "+name, dst, wantH)
+					check(t)
+
+					dst, check = padded(n, off, sentinelF32)
+					k.weightedDeltaSumF16(dst, offsetCopy(bh, (off+3)%4), xho, w)
+					checkArith(t, "WeightedDeltaSumF16 "+name, dst, wantF)
 					check(t)
 					if n > 5000 {
 						break
