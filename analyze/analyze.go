@@ -51,7 +51,7 @@ const (
 	ModOther  = "other"
 )
 
-// ModuleOrder lists the module types in report order.
+// moduleOrder lists the module types in report order.
 var moduleOrder = []string{ModQ, ModK, ModV, ModQKV, ModO, ModGate, ModUp, ModDown, ModNorm, ModEmbed, ModLMHead, ModOther}
 
 // ModuleOf classifies a tensor name into a module type (Llama/Mistral/Qwen
