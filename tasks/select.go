@@ -303,32 +303,43 @@ func keepRange(d []float32, from, to uint32) {
 	}
 }
 
-// applyTies is apply element by element, for the chunk where the kept tied
-// elements start or end.
+// applyTies is apply for the chunk where the kept tied elements start or
+// end: elements strictly inside the band are kept by the branch-free rule,
+// elements equal to a threshold (rare) are counted one by one.
 func (b *band) applyTies(d []float32, eqLo, eqHi int64) {
+	loBits := uint32(1 << 31) // no |v| equals it
+	to := uint32(0x7fffffff)
+	if b.hasLo {
+		loBits = b.loBits
+		to = b.loBits - 1 // loBits > hiBits here or the two are one value
+	}
+	from := b.hiBits + 1
+	span := to - from
+	if from > to || (b.hasLo && b.loBits == b.hiBits) {
+		span, from = 0, 1<<31 // nothing strictly inside
+	}
 	for i, v := range d {
-		x := absBits(v)
-		switch {
-		case b.hasLo && x > b.loBits:
-			d[i] = 0
-		case x < b.hiBits:
-			d[i] = 0
-		case b.hasLo && x == b.loBits && x == b.hiBits:
-			if eqLo < b.loSkip || eqLo >= b.hiKeep {
+		x := math.Float32bits(v)
+		a := x & 0x7fffffff
+		if a == b.hiBits || a == loBits {
+			keep := true
+			if a == b.hiBits {
+				keep = eqHi < b.hiKeep
+				eqHi++
+			}
+			if a == loBits {
+				keep = keep && eqLo >= b.loSkip
+				eqLo++
+			}
+			if !keep {
 				d[i] = 0
 			}
-			eqLo++
-		case x == b.hiBits:
-			if eqHi >= b.hiKeep {
-				d[i] = 0
-			}
-			eqHi++
-		case b.hasLo && x == b.loBits:
-			if eqLo < b.loSkip {
-				d[i] = 0
-			}
-			eqLo++
+			continue
 		}
+		if a-from > span {
+			x = 0
+		}
+		d[i] = math.Float32frombits(x)
 	}
 }
 
