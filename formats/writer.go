@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -221,9 +222,15 @@ func inputFiles(in string) []string {
 	return out
 }
 
+// isModelFileName reports whether n is one of the weight files a directory
+// output writes: model.safetensors, its index, or a shard named
+// model-NNNNN-of-NNNNN.safetensors. Other files are never replaced or
+// removed.
 func isModelFileName(n string) bool {
-	return n == "model.safetensors" || n == IndexFile || (strings.HasPrefix(n, "model-") && strings.HasSuffix(n, ".safetensors"))
+	return n == "model.safetensors" || n == IndexFile || shardName.MatchString(n)
 }
+
+var shardName = regexp.MustCompile(`^model-[0-9]{5,}-of-[0-9]{5,}\.safetensors$`)
 
 func planShards(specs []TensorSpec, limit int64) []*outShard {
 	var shards []*outShard

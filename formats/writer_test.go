@@ -597,3 +597,13 @@ func TestCopyPaths(t *testing.T) {
 		noTemps(t, dir)
 	})
 }
+
+// TestIsModelFileName checks which names a directory output may replace.
+func TestIsModelFileName(t *testing.T) {
+	for n, want := range map[string]bool{"model.safetensors": true, "model.safetensors.index.json": true, "model-00001-of-00002.safetensors": true,
+		"model-final.safetensors": false, "model-1.safetensors": false, "model-00001-of-00002.safetensors.bak": false, "model-00001-of-00002.safetensorsx": false, "config.json": false, "model-123456-of-123456.safetensors": true} {
+		if isModelFileName(n) != want {
+			t.Errorf("%s: %v", n, !want)
+		}
+	}
+}
