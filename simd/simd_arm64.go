@@ -9,8 +9,8 @@ import "math"
 func archKernels() []*kernels { return []*kernels{&neonKernels} }
 
 // neonKernels uses NEON assembly for the conversions, the elementwise
-// kernels, the fused sums, the reductions, CountAbsGE and TIESElect; the
-// rest is generic.
+// kernels, the fused sums, the reductions, CountAbsGE, TIESElect, Exp and
+// Tanh; the histograms are generic.
 var neonKernels = func() kernels {
 	k := genericKernels
 	k.level = "neon"
@@ -37,6 +37,8 @@ var neonKernels = func() kernels {
 	k.maxAbs = maxAbsNEONSlice
 	k.countAbsGE = countAbsGENEONSlice
 	k.tiesElect = tiesElectNEONSlice
+	k.exp = func(dst, x []float32) { unaryNEON(expNEON, refExp, dst, x) }
+	k.tanh = func(dst, x []float32) { unaryNEON(tanhNEON, refTanh, dst, x) }
 	return k
 }()
 
@@ -352,4 +354,27 @@ func tiesElectNEONSlice(mixed, div []float32, d [][]float32, w []float32) {
 		tiesElectNEON(&mixed[0], &div[0], dp, wp, len(d), n)
 	}
 	tiesElectFrom(mixed, div, d, w, n)
+}
+
+// expNEON implements, for n a multiple of 4,
+//
+//	for i := range n { dst[i] = expf(x[i]) }
+//
+//go:noescape
+func expNEON(dst, x *float32, n int)
+
+// tanhNEON implements, for n a multiple of 4,
+//
+//	for i := range n { dst[i] = tanhf(x[i]) }
+//
+//go:noescape
+func tanhNEON(dst, x *float32, n int)
+
+func unaryNEON(asm func(dst, x *float32, n int), ref func(dst, x []float32), dst, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 3
+	if n > 0 {
+		asm(&dst[0], &x[0], n)
+	}
+	ref(dst[n:], x[n:])
 }
