@@ -13,24 +13,40 @@
 // The conversions keep NaN sign and payload exactly. bfloat16 and float16
 // data are passed as []uint16 holding the bit patterns.
 //
+// Implementations:
+//
+//	generic  pure Go (ref.go); the only one with -tags purego or on other GOARCHes
+//	avx2     amd64 with AVX2 and F16C: every kernel except the histograms
+//	neon     arm64: every kernel except the histograms
+//
+// Kernels without assembly on a level use the generic code. An "avx512"
+// level is reserved but not implemented yet: GOMERGE_SIMD=avx512 selects
+// avx2 on an AVX-512 machine. On amd64 the float32-producing streaming
+// kernels (BF16ToF32, F16ToF32 and the fused sums) write destinations of 4 MiB
+// or more with non-temporal stores.
+//
 // The implementation is chosen once, at program start-up, from the CPU's
 // features (golang.org/x/sys/cpu). The environment variable GOMERGE_SIMD
 // set to "generic", "avx2", "avx512" or "neon" forces a level; if the
 // requested level is not available on this CPU or architecture, the best
-// available level is used instead. [Level] reports the choice. Building with
-// the purego tag, or for an architecture other than amd64 and arm64, selects
-// the pure-Go implementation.
+// available level is used instead. [Level] reports the choice.
 //
 // Length rules: every kernel works on len(dst) (or len(x) for reductions);
 // the other slices must have exactly that length. A mismatch is a programming
-// error and panics.
+// error and panics. Outputs must not overlap inputs, except that the fused
+// sums allow dst to be base itself.
 //
-// Tests run every registered implementation against the reference:
+// Tests run every registered implementation against the reference, and a
+// golden test pins every kernel's bits across architectures:
 //
 //	go test ./simd/...
 //	go test -tags purego ./simd/...
-//	GOARCH=arm64 go test -exec qemu-aarch64 ./simd/...
-//	GOARCH=arm64 QEMU_CPU=cortex-a72 go test -exec qemu-aarch64 ./simd/...
+//	GOARCH=arm64 go test -short -exec qemu-aarch64 ./simd/...
+//	GOARCH=arm64 QEMU_CPU=cortex-a72 go test -short -exec qemu-aarch64 ./simd/...
+//	sh simd/_asm/checkwords.sh   # arm64 WORD encodings vs aarch64-linux-gnu-objdump
+//
+// Benchmarks compare each implementation with the generic one and with a
+// memmove of the same traffic: go test -run NONE -bench . ./simd/
 package simd
 
 import "os"
