@@ -680,7 +680,7 @@ func ulpDiff(a, b float32) uint32 {
 // step-th pattern of the whole range, plus all specials) and checks Exp and
 // Tanh against float32(math.Exp/Tanh) with a bound of 1 ulp.
 func TestTranscendentalAccuracy(t *testing.T) {
-	step := uint32(251)
+	step := uint32(509)
 	if testing.Short() {
 		step = 4093
 	}
