@@ -244,7 +244,7 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 			return nil, err
 		}
 		j := &tensorJob{name: name, layer: merge.LayerIndex(name), module: ModuleOf(name), base: bs}
-		any := false
+		compared := false
 		for _, e := range experts {
 			et, ok := e.Tensor(name)
 			var es *merge.TensorSource
@@ -267,11 +267,11 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 				if es, err = merge.NewSource(et, crop); err != nil {
 					return nil, err
 				}
-				any = true
+				compared = true
 			}
 			j.experts = append(j.experts, es)
 		}
-		if !any {
+		if !compared {
 			continue
 		}
 		layers = max(layers, j.layer+1)
