@@ -110,7 +110,8 @@ type Selector struct {
 	n        int64    // values in pass 1
 	prefixes []uint16 // distinct high-16 buckets holding a requested rank, ascending
 	inBucket []uint64 // pass-1 count of each of prefixes
-	slot     []int32  // high 16 bits → index in prefixes, or −1 (signed or many buckets)
+	slot     []int32  // high 16 bits → index in prefixes, or −1 (more than 4 buckets)
+	few      [4]int32 // prefixes when at most 4, −1 for unused
 	kBucket  []int    // per rank: index in prefixes
 	kRank    []uint64 // per rank: rank within its bucket
 	results  []float32
@@ -120,11 +121,6 @@ type Selector struct {
 type counts struct {
 	h [][]uint64
 }
-
-// absSIMDBuckets is the number of second-pass buckets up to which the abs
-// selection uses simd.HistAbsLow16 once per bucket rather than one scalar
-// loop with a bucket lookup (which reads the values once for all buckets).
-const absSIMDBuckets = 1
 
 // NewSelector returns a selector of the given 0-based ranks in the signed
 // order, or of the absolute values when abs is set. The ranks are checked
@@ -213,10 +209,10 @@ func (s *Selector) Add(vals []float32) {
 		simd.HistAbsHigh16(c.h[0], vals)
 	case s.pass == 0:
 		histHigh16(c.h[0], vals)
-	case s.abs && s.slot == nil:
-		for i, p := range s.prefixes {
-			simd.HistAbsLow16(c.h[i], vals, p)
-		}
+	case s.abs && len(s.prefixes) == 1:
+		simd.HistAbsLow16(c.h[0], vals, s.prefixes[0])
+	case len(s.prefixes) <= 4:
+		histLow16Few(c.h, vals, &s.few, s.abs)
 	case s.abs:
 		histAbsLow16Slots(c.h, vals, s.slot)
 	default:
@@ -299,7 +295,11 @@ func (s *Selector) endPass1() error {
 		s.kBucket[i] = len(s.prefixes) - 1
 		s.kRank[i] = k - below
 	}
-	if !s.abs || len(s.prefixes) > absSIMDBuckets {
+	s.few = [4]int32{-1, -1, -1, -1}
+	for i, p := range s.prefixes[:min(len(s.prefixes), 4)] {
+		s.few[i] = int32(p)
+	}
+	if len(s.prefixes) > 4 {
 		s.slot = make([]int32, 1<<16)
 		for i := range s.slot {
 			s.slot[i] = -1
@@ -384,6 +384,46 @@ func histHigh16(hist []uint64, vals []float32) {
 	hist = hist[:1<<16]
 	for _, v := range vals {
 		hist[signedKey(v)>>16]++
+	}
+}
+
+// histLow16Few is the second pass for at most four buckets: comparisons
+// with the prefixes (rarely true, so well predicted) instead of a table
+// lookup.
+func histLow16Few(h [][]uint64, vals []float32, few *[4]int32, abs bool) {
+	p0, p1, p2, p3 := few[0], few[1], few[2], few[3]
+	var h0, h1, h2, h3 []uint64
+	h0 = h[0][:1<<16]
+	if len(h) > 1 {
+		h1 = h[1][:1<<16]
+	}
+	if len(h) > 2 {
+		h2 = h[2][:1<<16]
+	}
+	if len(h) > 3 {
+		h3 = h[3][:1<<16]
+	}
+	mask := ^uint32(0)
+	if abs {
+		mask = 0x7fffffff
+	}
+	for _, v := range vals {
+		var k uint32
+		if abs {
+			k = math.Float32bits(v) & mask
+		} else {
+			k = signedKey(v)
+		}
+		switch int32(k >> 16) {
+		case p0:
+			h0[k&0xffff]++
+		case p1:
+			h1[k&0xffff]++
+		case p2:
+			h2[k&0xffff]++
+		case p3:
+			h3[k&0xffff]++
+		}
 	}
 }
 

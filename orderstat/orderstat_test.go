@@ -137,7 +137,7 @@ func TestKthMatchesSort(t *testing.T) {
 				ks = append(ks, 0, int64(n-1))
 				for _, few := range []bool{false, true} {
 					use := ks
-					if few { // one bucket (absSIMDBuckets): the SIMD second pass for abs
+					if few { // one bucket: the SIMD second pass for abs; else ≤ 4 or more buckets
 						use = ks[:1]
 					}
 					calls := 0

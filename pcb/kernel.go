@@ -137,13 +137,23 @@ func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []fl
 		}
 		x := b.bal[k]
 		simd.Mul(x, tau, b.sum)
-		// Branch-free compaction of the entries with x > 0: every entry is
-		// written at c, which advances past the positive ones only.
+		// Branch-free compaction of the entries with x > xmin: every entry
+		// is written at c, which advances past the kept ones only. xmin is
+		// 0 (then "x > 0" exactly as nonPositive counts it) or, given a
+		// floor, the x below which B ≤ e^n·x stays under the floor. On
+		// the bits, x > xmin ≥ 0 is int32(bits(x)) > bits(xmin): negative
+		// values are negative integers, a positive NaN is kept.
+		xmin := int64(0)
+		if floor != nil {
+			if v := floor[k] / (env.en * envMargin); v > 0 {
+				xmin = int64(math.Float32bits(v))
+			}
+		}
 		idx, dx := b.idx[:len(x)], b.dx[:len(x)]
 		c := 0
 		for i, v := range x {
 			idx[c], dx[c] = int32(i), v
-			c += 1 - nonPositive(v)
+			c += int((xmin - int64(int32(math.Float32bits(v)))) >> 63 & 1)
 		}
 		if floor != nil {
 			c = env.filter(idx[:c], dx[:c], tau, s, floor[k])
@@ -173,6 +183,7 @@ func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []fl
 // (e^y is convex), and 0 < tanh x ≤ min(x, 1) for x > 0.
 type envelope struct {
 	n       float32
+	en      float32 // e^n rounded up: B ≤ e^n·x
 	segPerY float32 // envSegments / n
 	y0      [envSegments]float32
 	a, k    [envSegments]float32 // chord: e^y ≤ a + k·(y − y0)
@@ -187,7 +198,6 @@ const envSegments = 32
 const envMargin = 1.001
 
 func newEnvelope(n int) *envelope {
-	e := &envelope{n: float32(n), segPerY: float32(envSegments) / float32(n)}
 	up := func(v float64) float32 { // round up to float32
 		f := float32(v)
 		if float64(f) < v {
@@ -195,6 +205,7 @@ func newEnvelope(n int) *envelope {
 		}
 		return f
 	}
+	e := &envelope{n: float32(n), en: up(math.Exp(float64(n))), segPerY: float32(envSegments) / float32(n)}
 	for j := range envSegments {
 		y0 := float32(float64(n) * float64(j) / envSegments)
 		y1 := float32(float64(n) * float64(j+1) / envSegments)
