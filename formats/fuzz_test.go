@@ -112,12 +112,20 @@ func FuzzHeader(f *testing.F) {
 	})
 }
 
-// FuzzIndex feeds arbitrary documents to ParseIndex: it must never panic,
-// and every shard name it accepts must stay inside the model directory.
+// FuzzIndex feeds arbitrary documents to ParseIndex and to the opening of
+// a model directory holding two shards (tensor "a" in
+// model-00001-of-00002.safetensors, "b" in model-00002-of-00002.safetensors):
+// nothing may panic, every shard name accepted must stay inside the
+// directory, and an opened model must hold exactly the indexed tensors.
 func FuzzIndex(f *testing.F) {
 	for _, b := range corpus(f, "*.json") {
 		f.Add(b)
 	}
+	f.Add([]byte(`{"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"model-00002-of-00002.safetensors"}}`))
+	dir := f.TempDir()
+	os.WriteFile(filepath.Join(dir, "model-00001-of-00002.safetensors"), goodFile("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "model-00002-of-00002.safetensors"), goodFile("b"), 0o644)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		idx, err := ParseIndex(data)
 		if err != nil {
@@ -129,6 +137,22 @@ func FuzzIndex(f *testing.F) {
 		for name, shard := range idx.WeightMap {
 			if shard == "" || filepath.Base(shard) != shard || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`) {
 				t.Fatalf("tensor %q: accepted shard name %q", name, shard)
+			}
+		}
+		m := &Model{Path: dir, Dir: dir}
+		err = m.openIndex(dir, filepath.Join(dir, IndexFile), data)
+		m.finish()
+		defer m.Close()
+		if err != nil {
+			return
+		}
+		if len(m.Names()) != len(idx.WeightMap) {
+			t.Fatalf("opened %v for weight_map %v", m.Names(), idx.WeightMap)
+		}
+		for name, shard := range idx.WeightMap {
+			tt, ok := m.Tensor(name)
+			if !ok || filepath.Base(tt.File) != shard {
+				t.Fatalf("tensor %q: want it from %s, got %v", name, shard, tt)
 			}
 		}
 	})
