@@ -59,6 +59,7 @@ type gta struct {
 	modelScope bool // --scope model
 	draw       maskDrawer
 	warn       func(t *merge.Task, format string, args ...any)
+	radixOnly  bool // tests: skip the window selection
 
 	mu       sync.Mutex
 	prepared map[string]*preparedBands // --scope model, by tensor name
@@ -298,8 +299,7 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 	n := t.Len()
 	want := make([]bool, len(ps))
 	var qs []rankQuery
-	type bounds struct{ lo, hi int64 }
-	bs := make([]bounds, len(ps))
+	bs := make([]rankBounds, len(ps))
 	for k := range ps {
 		p := &ps[k]
 		if !p.sparse || p.zero {
@@ -312,10 +312,24 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 			continue
 		}
 		want[k] = true
-		bs[k] = bounds{lo, hi}
+		bs[k] = rankBounds{lo, hi}
 	}
 	if !slices.Contains(want, true) {
 		return nil, nil
+	}
+	if !m.radixOnly {
+		bands, chain, ok, err := m.windowBands(ctx, t, want, bs, nChunks)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			for k := range ps {
+				if want[k] {
+					ps[k].band = bands[k]
+				}
+			}
+			return chain, nil
+		}
 	}
 	for k := range ps {
 		if want[k] {

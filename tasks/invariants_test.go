@@ -133,6 +133,10 @@ func TestKeptCounts(t *testing.T) {
 		if c := countChanged(got, base); c != want {
 			t.Errorf("breadcrumbs density %v: kept %d, want %d", density, c, want)
 		}
+		got = runMethod(t, "breadcrumbs", nil, []merge.Params{{"weight": 1.0, "density": density, "gamma": 0.05}}, radixOnly, base, x)
+		if c := countChanged(got, base); c != want {
+			t.Errorf("breadcrumbs (radix selection) density %v: kept %d, want %d", density, c, want)
+		}
 	}
 	// Ties at the threshold are kept in position order: with all magnitudes
 	// equal, the first k entries survive.

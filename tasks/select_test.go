@@ -2,9 +2,12 @@ package tasks
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/gomerge/gomerge/merge"
 )
 
 // bruteBand keeps the elements of descending |v| rank in [lo, hi), ties by
@@ -94,6 +97,76 @@ func TestBandMatchesSort(t *testing.T) {
 			if got[i] != want[i] {
 				t.Fatalf("trial %d (n %d, chunk %d, ranks [%d, %d)): element %d = %v, want %v", trial, n, chunk, lo, hi, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// radixOnly makes a magnitude method skip the window selection.
+func radixOnly(m merge.Method) { m.(*gta).radixOnly = true }
+
+// The window selection (sampled, one pass) and the radix selection (two
+// passes) give the same bits, on tensors small enough to be read whole and
+// on multi-chunk ones with heavy ties.
+func TestWindowMatchesRadix(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	for _, n := range []int{5000, 1_300_000} {
+		base := make([]float32, n)
+		xs := make([][]float32, 2)
+		for k := range xs {
+			xs[k] = make([]float32, n)
+			for i := range xs[k] {
+				xs[k][i] = float32(r.IntN(41)-20) / 64
+				if r.IntN(10) == 0 {
+					xs[k][i] = float32(r.NormFloat64())
+				}
+			}
+		}
+		for _, c := range []struct {
+			method string
+			model  merge.Params
+		}{
+			{"ties", merge.Params{"density": 0.3}},
+			{"ties", merge.Params{"density": 0.97}},
+			{"breadcrumbs_ties", merge.Params{"density": 0.5, "gamma": 0.05}},
+		} {
+			pm := perModel(c.model, 1, 0.7)
+			win, err := tryMethod(c.method, merge.Params{"rescale": "true"}, pm, nil, nil, base, xs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rad, err := tryMethod(c.method, merge.Params{"rescale": "true"}, pm, radixOnly, nil, base, xs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range win {
+				if math.Float32bits(win[i]) != math.Float32bits(rad[i]) {
+					t.Fatalf("%s %v n=%d: element %d: window %v, radix %v", c.method, c.model, n, i, win[i], rad[i])
+				}
+			}
+		}
+	}
+}
+
+// On a multi-chunk tensor the sampled window holds the answer (no fallback
+// to the radix selection).
+func TestWindowHitsOnSampledTensor(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	const n = 1_300_000
+	base := make([]float32, n)
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.IntN(41)-20) / 64
+	}
+	shape := []int64{n}
+	task := &merge.Task{Name: "w", Shape: shape, Base: &merge.SliceSource{Data: base}, Inputs: []merge.Source{&merge.SliceSource{Data: x}}}
+	m := &gta{v: variant{sparse: sparseOutliers}}
+	for _, b := range []rankBounds{{0, n / 3}, {n / 100, n / 100 * 60}} {
+		bands, _, ok, err := m.windowBands(context.Background(), task, []bool{true}, []rankBounds{b}, len(merge.Chunks(n, 1)))
+		if err != nil || !ok {
+			t.Fatalf("ranks %v: ok %v, err %v", b, ok, err)
+		}
+		if !bands[0].straddle {
+			t.Errorf("ranks %v: 41 distinct values must tie at the threshold", b)
 		}
 	}
 }

@@ -1,0 +1,286 @@
+package tasks
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/gomerge/gomerge/merge"
+)
+
+// Window selection answers the rank queries of one tensor in a single pass
+// over the data instead of the two of the radix selection: a sample of
+// evenly spaced pieces of the tensor gives, per query, a window of bit
+// patterns that holds the answer with overwhelming probability; one pass
+// counts the elements above each window and collects, chunk by chunk in
+// position order, the ones inside it. The answer is then exact, and the
+// collected elements also give every chunk's number of threshold ties, so
+// the merge pass needs no tie counting of its own. If a window misses the
+// answer (or would hold too many elements) the caller falls back to the
+// radix selection: the result is exact either way.
+const (
+	samplePiece = 1024    // elements per sample piece
+	minSample   = 1 << 16 // sample elements (at least)
+	maxSample   = 1 << 21 // sample elements (at most)
+	maxWindow   = 8 << 20 // collected elements per query
+	windowSigma = 6       // window half-width in standard deviations of the sample rank
+)
+
+// windowQuery is one rank query with its window [lo, hi] of bit patterns.
+type windowQuery struct {
+	rankQuery
+	lo, hi   uint32
+	above    []int64    // per chunk: elements above hi
+	inside   [][]uint32 // per chunk: bit patterns inside the window, in position order
+	answer   rankAnswer
+	perChunk []int64 // per chunk: elements equal to the answer
+	overflow bool    // the window held more than maxWindow elements
+}
+
+// windowBands tries to find the bands of the models with want[k] (ranks
+// bs[k]) by window selection. It returns the bands and the tie chain, or
+// ok = false when the caller must use the radix selection.
+func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []rankBounds, nChunks int) (bands []band, chain *eqChain, ok bool, err error) {
+	n := t.Len()
+	s := min(max(n/256, minSample), maxSample)
+	exact := n <= 2*s
+	if exact {
+		s = n
+	}
+	samples, err := readSample(t, want, s, exact)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	var qs []*windowQuery
+	for k := range want {
+		if !want[k] {
+			continue
+		}
+		qs = append(qs, &windowQuery{rankQuery: rankQuery{Stream: k, Rank: bs[k].hi - 1}})
+		if bs[k].lo > 0 {
+			qs = append(qs, &windowQuery{rankQuery: rankQuery{Stream: k, Rank: bs[k].lo}})
+		}
+	}
+	sorted := map[int][]uint32{}
+	for _, q := range qs {
+		desc, done := sorted[q.Stream]
+		if !done {
+			desc = slices.Clone(samples[q.Stream])
+			slices.Sort(desc)
+			slices.Reverse(desc)
+			sorted[q.Stream] = desc
+		}
+		if exact {
+			q.lo, q.hi = desc[q.Rank], desc[q.Rank]
+			continue
+		}
+		ns := int64(len(desc))
+		p := float64(q.Rank) / float64(n)
+		r := int64(p * float64(ns))
+		margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
+		q.hi, q.lo = 0x7fffffff, 0
+		if r-margin >= 0 {
+			q.hi = desc[r-margin]
+		}
+		if r+margin < ns {
+			q.lo = desc[r+margin]
+		}
+	}
+	if exact {
+		// The sample is the tensor: count directly.
+		for _, q := range qs {
+			q.above = make([]int64, nChunks)
+			q.inside = make([][]uint32, nChunks)
+			for _, c := range merge.Chunks(n, 1) {
+				collectWindow(q, c.Index, samples[q.Stream][c.Lo:c.Hi])
+			}
+		}
+	} else if err := windowPass(ctx, t, want, qs, nChunks); err != nil {
+		return nil, nil, false, err
+	}
+	for _, q := range qs {
+		if !resolveWindow(q, nChunks) {
+			return nil, nil, false, nil
+		}
+	}
+	bands = make([]band, len(want))
+	chain = newEqChain(nChunks, 2*len(want))
+	counts := make([][]int64, nChunks)
+	for c := range counts {
+		counts[c] = make([]int64, 2*len(want))
+	}
+	straddle := false
+	i := 0
+	for k := range want {
+		if !want[k] {
+			continue
+		}
+		hiQ := qs[i]
+		i++
+		var loAns rankAnswer
+		var loQ *windowQuery
+		if bs[k].lo > 0 {
+			loQ = qs[i]
+			loAns = loQ.answer
+			i++
+		}
+		bands[k] = newBand(bs[k].lo, bs[k].hi, loAns, hiQ.answer)
+		straddle = straddle || bands[k].straddle
+		for c := 0; c < nChunks; c++ {
+			counts[c][2*k+1] = hiQ.perChunk[c]
+			if loQ != nil {
+				counts[c][2*k] = loQ.perChunk[c]
+			}
+		}
+	}
+	if !straddle {
+		return bands, nil, true, nil
+	}
+	for c := 0; c < nChunks; c++ {
+		chain.publish(c, chain.prefix(c), counts[c])
+	}
+	return bands, chain, true, nil
+}
+
+// rankBounds are the descending ranks [lo, hi) a model keeps.
+type rankBounds struct{ lo, hi int64 }
+
+// readSample reads s elements of each wanted model's task vector as |δ| bit
+// patterns: evenly spaced pieces of samplePiece elements, or everything
+// (in order) when exact.
+func readSample(t *merge.Task, want []bool, s int64, exact bool) ([][]uint32, error) {
+	n := t.Len()
+	type piece struct{ off, len int64 }
+	var pieces []piece
+	if exact {
+		for off := int64(0); off < n; off += samplePiece {
+			pieces = append(pieces, piece{off, min(samplePiece, n-off)})
+		}
+	} else {
+		count := s / samplePiece
+		for j := int64(0); j < count; j++ {
+			pieces = append(pieces, piece{j * (n - samplePiece) / max(count-1, 1), samplePiece})
+		}
+	}
+	out := make([][]uint32, len(want))
+	base := make([]float32, samplePiece)
+	x := make([]float32, samplePiece)
+	for _, p := range pieces {
+		b := base[:p.len]
+		if err := t.Base.Read(b, p.off); err != nil {
+			return nil, err
+		}
+		for k, in := range t.Inputs {
+			if !want[k] {
+				continue
+			}
+			v := x[:p.len]
+			if err := in.Read(v, p.off); err != nil {
+				return nil, err
+			}
+			for i := range v {
+				out[k] = append(out[k], absBits(v[i]-b[i]))
+			}
+		}
+	}
+	return out, nil
+}
+
+// windowPass reads the tensor once and collects every query's window.
+func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQuery, nChunks int) error {
+	for _, q := range qs {
+		q.above = make([]int64, nChunks)
+		q.inside = make([][]uint32, nChunks)
+	}
+	var mu sync.Mutex
+	total := make([]int64, len(qs))
+	return deltaScan(t, 1, want)(ctx, func(item int, d [][]float32) error {
+		for i, q := range qs {
+			var above int64
+			var bits []uint32
+			lo, span := q.lo, q.hi-q.lo
+			for _, f := range d[q.Stream] {
+				x := absBits(f)
+				if x > q.hi {
+					above++
+				}
+				if x-lo <= span {
+					bits = append(bits, x)
+				}
+			}
+			mu.Lock()
+			total[i] += int64(len(bits))
+			if total[i] > maxWindow {
+				q.overflow = true
+			}
+			over := q.overflow
+			mu.Unlock()
+			q.above[item] = above
+			if !over {
+				q.inside[item] = bits
+			}
+		}
+		return nil
+	})
+}
+
+// collectWindow records, for chunk c, the values of v above and inside the
+// query's window.
+func collectWindow(q *windowQuery, c int, v []uint32) {
+	var above int64
+	var in []uint32
+	for _, x := range v {
+		if x > q.hi {
+			above++
+		}
+		if x >= q.lo && x <= q.hi {
+			in = append(in, x)
+		}
+	}
+	q.above[c] = above
+	q.inside[c] = in
+}
+
+// resolveWindow finds the answer of a query from its collected window, or
+// reports that the window missed it.
+func resolveWindow(q *windowQuery, nChunks int) bool {
+	if q.overflow {
+		return false
+	}
+	var greater, size int64
+	for c := 0; c < nChunks; c++ {
+		greater += q.above[c]
+		size += int64(len(q.inside[c]))
+	}
+	pos := q.Rank - greater
+	if pos < 0 || pos >= size {
+		return false
+	}
+	all := make([]uint32, 0, size)
+	for c := 0; c < nChunks; c++ {
+		all = append(all, q.inside[c]...)
+	}
+	slices.Sort(all)
+	slices.Reverse(all)
+	v := all[pos]
+	var above, equal int64
+	for _, x := range all {
+		if x > v {
+			above++
+		} else if x == v {
+			equal++
+		}
+	}
+	q.answer = rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
+	q.perChunk = make([]int64, nChunks)
+	for c := 0; c < nChunks; c++ {
+		for _, x := range q.inside[c] {
+			if x == v {
+				q.perChunk[c]++
+			}
+		}
+	}
+	q.inside = nil
+	return true
+}
