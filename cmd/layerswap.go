@@ -75,6 +75,8 @@ parameter role: task or lang; without roles, the first is the task expert).`,
 	for _, n := range []string{"task", "lang", "base"} {
 		c.RegisterFlagCompletionFunc(n, completeModels)
 	}
+	c.Flags().Lookup("copy-from").Usage = "model whose config.json and tokenizer files a directory output gets (default: the language expert, or the task expert with --nonlayer task)"
+	c.Flags().Lookup("dtype").Usage = "output dtype: bf16, f16, f32 or f64 (default: each copied tensor's own, the task expert's for blended ones)"
 	// -o is not needed for --dry-run; runLayerswap checks it.
 	delete(c.Flags().Lookup("output").Annotations, cobra.BashCompOneRequiredFlag)
 	return c

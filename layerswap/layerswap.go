@@ -305,7 +305,7 @@ or one more than the largest layer index among the merged tensors.
   gomerge layerswap --task math --lang swahili --bottom 5 --top 2 -o out/
 
 is the dedicated command: whole layers are byte copies of the source
-tensors. Through this method (recipes, gomerge layer-swap) whole layers are
+tensors. Through this method (recipes) whole layers are
 read and written as float32 values, which is bit-exact when the output dtype
 is the input's bf16, f16 or f32. gomerge analyze suggests b and u from where
 each expert changed the base.`,
