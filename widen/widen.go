@@ -52,7 +52,11 @@ Language Models via Weight Disentanglement") with the semantics of its official 
     calibrated where |Δ| > alpha · mean |Δ| of that model.
 
 There is no softmax temperature (the official code has none). With one model every
-score is 1 or --calibration. Tensors matched by --exclude keep the base's values.
+score is 1 or --calibration. Recipes may also call the parameters by the official
+names above_average_value_ratio and score_calibration_value. Norms, dot products and
+softmaxes are computed in float64 (the official code uses float32): columns a model did
+not change tie exactly and keep their index order instead of a rounding-noise order;
+otherwise results agree with the official code to float32 tolerance. Tensors matched by --exclude keep the base's values.
 Tensors with more than two dimensions and GPT-2 style Conv1D weights are not supported
 (exclude them). Token embeddings of different vocabulary sizes are cropped to the base's
 (the official code pads them with mean-embedding rows instead).
