@@ -123,3 +123,43 @@ func BenchmarkConvertRoundTrip(b *testing.B) {
 		b.Fatal("round trip changed the checkpoint")
 	}
 }
+
+// BenchmarkDecodeFloat32 widens 1M elements of each float dtype to float32.
+func BenchmarkDecodeFloat32(b *testing.B) {
+	const n = 1 << 20
+	dst := make([]float32, n)
+	for _, dt := range []DType{BF16, F16, F32, F64, F8E4M3, F8E5M2} {
+		src := make([]byte, n*dt.Size())
+		for i := range src {
+			src[i] = byte(i * 13)
+		}
+		b.Run(string(dt), func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				if err := DecodeFloat32(dst, src, dt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeFloat32 narrows 1M float32 elements to each writable dtype.
+func BenchmarkEncodeFloat32(b *testing.B) {
+	const n = 1 << 20
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(i%2000-1000) * 0.00123
+	}
+	for _, dt := range []DType{BF16, F16, F32, F64} {
+		dst := make([]byte, n*dt.Size())
+		b.Run(string(dt), func(b *testing.B) {
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				if err := EncodeFloat32(dst, src, dt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -47,13 +47,14 @@ func DecodeFloat32(dst []float32, src []byte, dt DType) error {
 			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
 		}
 	case F8E4M3:
+		dst = dst[:len(src)]
 		for i, b := range src {
-			dst[i] = e4m3ToF32(b)
+			dst[i] = e4m3Table[b]
 		}
 	case F8E5M2:
+		dst = dst[:len(src)]
 		for i, b := range src {
-			// E5M2 is the top byte of an IEEE half.
-			dst[i] = f16ToF32Scalar(uint16(b) << 8)
+			dst[i] = e5m2Table[b]
 		}
 	default:
 		return fmt.Errorf("dtype %s is not a floating-point type", dt)
@@ -101,10 +102,18 @@ func e4m3ToF32(b byte) float32 {
 	return sign * float32(math.Ldexp(1+float64(m)/8, e-7))
 }
 
-func f16ToF32Scalar(h uint16) float32 {
-	var one [1]float32
-	simd.F16ToF32(one[:], []uint16{h})
-	return one[0]
+// e4m3Table and e5m2Table hold the float32 value of every FP8 byte. They
+// are computed once and only read.
+var e4m3Table, e5m2Table = fp8Tables()
+
+func fp8Tables() (e4m3, e5m2 [256]float32) {
+	var halves [256]uint16
+	for b := range 256 {
+		e4m3[b] = e4m3ToF32(byte(b))
+		halves[b] = uint16(b) << 8 // E5M2 is the top byte of an IEEE half
+	}
+	simd.F16ToF32(e5m2[:], halves[:])
+	return e4m3, e5m2
 }
 
 // ReadFloat32 reads len(dst) elements starting at element elem of a
