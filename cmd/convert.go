@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gomerge/gomerge/formats"
@@ -34,28 +37,44 @@ for standard input. The output appears only when complete.`,
 				return err
 			}
 			wo.Stdout = g.Stdout
-			paths := args
-			if o.CopyFrom != "" {
-				paths = append(paths, o.CopyFrom)
-			}
-			ms, closeAll, err := openModels(c.Context(), g, paths)
+			ms, closeAll, err := openModels(c.Context(), g, args)
 			if err != nil {
 				return err
 			}
 			defer closeAll()
+			from, err := openCopyFrom(o.CopyFrom)
+			if err != nil {
+				return err
+			}
+			if from != nil {
+				defer from.Close()
+			}
 			var total int64
 			for _, s := range formats.OutputSpecs(ms[0], dt) {
 				total += s.Size()
 			}
 			bar, finish := progress(g, total, "convert")
 			defer finish()
-			opts := formats.ConvertOptions{DType: dt, Write: wo, Threads: g.Threads, Progress: bar}
-			if len(ms) > 1 {
-				opts.CopyFrom = ms[1]
-			}
+			opts := formats.ConvertOptions{DType: dt, Write: wo, Threads: g.Threads, Progress: bar, CopyFrom: from}
 			return formats.Convert(c.Context(), ms[0], o.Out, opts)
 		},
 	}
 	o.register(c)
 	return c
+}
+
+// openCopyFrom opens --copy-from: a directory is used for its config and
+// tokenizer files even if it holds no weights; a file must be a checkpoint.
+func openCopyFrom(path string) (*formats.Model, error) {
+	if path == "" {
+		return nil, nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return formats.OpenConfigDir(path)
+	}
+	m, err := formats.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--copy-from: %w", err)
+	}
+	return m, nil
 }

@@ -19,7 +19,7 @@ var rewriteFormats = flag.Bool("rewrite-formats", false, "rewrite cmd/testdata/f
 // in testdata/formats/*.txt. Each case is a command line, a "----" line,
 // the expected output and a "====" line. Commands are "gomerge ARGS"
 // (optionally "< FILE" for standard input and "> FILE" for standard
-// output), "ls DIR", "cat FILE" and "cmp A B". The output is standard
+// output), "ls DIR", "cat FILE", "write FILE TEXT" and "cmp A B". The output is standard
 // output, then standard error, then "[exit N]" for a non-zero code. $TMP is
 // a temporary directory shared by the cases of one file, $FIX the fixtures
 // in ../testdata/formats and $TESTBED the trained test checkpoints.
@@ -117,6 +117,12 @@ func runScriptCommand(t *testing.T, line string) string {
 			return err.Error() + "\n"
 		}
 		return string(data)
+	case "write": // write FILE TEXT...: creates FILE (and its directory)
+		os.MkdirAll(filepath.Dir(f[1]), 0o755)
+		if err := os.WriteFile(f[1], []byte(strings.Join(f[2:], " ")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return ""
 	case "cmp":
 		a, err1 := os.ReadFile(f[1])
 		b, err2 := os.ReadFile(f[2])

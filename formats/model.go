@@ -84,6 +84,22 @@ func OpenContext(ctx context.Context, path string, stdin io.Reader) (*Model, err
 	return m, nil
 }
 
+// OpenConfigDir returns a Model without tensors whose Dir is dir, for
+// taking config.json and tokenizer files (CopyModelFiles) from a directory
+// that need not hold weights.
+func OpenConfigDir(dir string) (*Model, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening model files: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
+	m := &Model{Path: dir, Dir: dir}
+	m.finish()
+	return m, nil
+}
+
 func openStdin(ctx context.Context, r io.Reader) (*Model, error) {
 	f, err := os.CreateTemp("", "gomerge-stdin-*.safetensors")
 	if err != nil {
