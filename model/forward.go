@@ -55,6 +55,7 @@ type Runner struct {
 	x, xn, qkv, att, gu, tmp []float32
 	rope                     [][2][]float32 // per position: cos, sin (HeadDim/2 each)
 	freq                     []float64
+	attnWork                 []*attnScratch
 }
 
 // NewRunner returns a Runner with threads goroutines.
@@ -255,81 +256,154 @@ func (r *Runner) rotateAndCache(seqs []Seq, caches []*Cache, li int, ly *layer) 
 }
 
 // attention computes causal grouped-query attention of the new queries over
-// each sequence's cached keys and values into r.att.
+// each sequence's cached keys and values into r.att. Work items are
+// (sequence, key/value head) pairs; each runs two matrix products on the
+// packed kernel: scores = Q·Kᵀ for the group's query heads, then
+// P·V after a masked softmax. Queries are processed in blocks of
+// attnBlock rows so the score matrix stays small.
 func (r *Runner) attention(seqs []Seq, caches []*Cache, starts []int, li int) {
 	c := &r.m.Config
-	d := c.HeadDim
-	qDim, kvDim := c.Heads*d, c.KVHeads*d
-	width := qDim + 2*kvDim
-	group := c.Heads / c.KVHeads
-	scale := 1 / math.Sqrt(float64(d))
-	type item struct{ seq, row0, head int }
+	type item struct{ seq, row0, kv int }
 	var items []item
 	row := 0
 	for si, s := range seqs {
-		for h := 0; h < c.Heads; h++ {
+		for h := 0; h < c.KVHeads; h++ {
 			items = append(items, item{si, row, h})
 		}
 		row += len(s.Tokens)
 	}
+	threads := min(r.Threads, len(items))
+	if rows(seqs) < 8 {
+		threads = 1
+	}
+	for len(r.attnWork) < threads {
+		r.attnWork = append(r.attnWork, &attnScratch{})
+	}
 	var next atomic.Int64
-	work := func() {
-		var scores []float32
+	work := func(ws *attnScratch) {
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= len(items) {
 				return
 			}
 			it := items[i]
-			cache := caches[it.seq]
-			start := starts[it.seq]
-			kv := it.head / group
-			keys, vals := cache.k[li], cache.v[li]
-			for t := range seqs[it.seq].Tokens {
-				pos := start + t
-				rw := it.row0 + t
-				q := r.qkv[rw*width+it.head*d : rw*width+(it.head+1)*d]
-				lo := 0
-				if c.SlidingWindow > 0 && pos-c.SlidingWindow+1 > 0 {
-					lo = pos - c.SlidingWindow + 1
-				}
-				n := pos + 1 - lo
-				if cap(scores) < n {
-					scores = make([]float32, n)
-				}
-				sc := scores[:n]
-				mx := float32(math.Inf(-1))
-				for j := range sc {
-					kj := keys[(lo+j)*kvDim+kv*d : (lo+j)*kvDim+(kv+1)*d]
-					s := float32(simd.Dot(q, kj) * scale)
-					sc[j] = s
-					mx = max(mx, s)
-				}
-				for j := range sc {
-					sc[j] -= mx
-				}
-				simd.Exp(sc, sc)
-				sum := simd.Sum(sc)
-				out := r.att[rw*qDim+it.head*d : rw*qDim+(it.head+1)*d]
-				clear(out)
-				inv := float32(1 / sum)
-				for j, p := range sc {
-					vj := vals[(lo+j)*kvDim+kv*d : (lo+j)*kvDim+(kv+1)*d]
-					simd.AddScaled(out, p*inv, vj)
-				}
-			}
+			r.attendGroup(ws, len(seqs[it.seq].Tokens), starts[it.seq], it.row0, it.kv, caches[it.seq].k[li], caches[it.seq].v[li])
 		}
 	}
-	threads := min(r.Threads, len(items))
-	if threads <= 1 || rows(seqs) < 8 {
-		work()
+	if threads <= 1 {
+		work(r.attnWork[0])
 		return
 	}
 	var wg sync.WaitGroup
-	for range threads {
-		wg.Go(work)
+	for t := range threads {
+		ws := r.attnWork[t]
+		wg.Go(func() { work(ws) })
 	}
 	wg.Wait()
+}
+
+// attnBlock is the number of query positions whose scores are computed at once.
+const attnBlock = 128
+
+// attnScratch is one attention worker's buffers.
+type attnScratch struct {
+	mm      MatMul
+	keys    Matrix // [positions, HeadDim]
+	vals    Matrix // Vᵀ: [HeadDim, positions]
+	q, p, o []float32
+}
+
+// packF32 resizes w to a float32 matrix of n rows of k.
+func (w *Matrix) packF32(n, k int) {
+	w.N, w.K, w.kind = n, k, elemF32
+	size := w.panels() * nr * k
+	if cap(w.f32) < size {
+		w.f32 = make([]float32, size)
+	}
+	w.f32 = w.f32[:size]
+	clear(w.f32)
+}
+
+// attendGroup computes attention for the query heads sharing key/value head
+// kv of one sequence: tokens new positions from start, rows from row0.
+func (r *Runner) attendGroup(ws *attnScratch, tokens, start, row0, kv int, keys, vals []float32) {
+	c := &r.m.Config
+	d := c.HeadDim
+	qDim, kvDim := c.Heads*d, c.KVHeads*d
+	width := qDim + 2*kvDim
+	group := c.Heads / c.KVHeads
+	total := start + tokens
+	scale := float32(1 / math.Sqrt(float64(d)))
+	ctx := context.Background()
+	// Keys as a [total, d] matrix; values transposed as [d, total].
+	ws.keys.packF32(total, d)
+	ws.vals.packF32(d, total)
+	for j := 0; j < total; j++ {
+		kj := keys[j*kvDim+kv*d : j*kvDim+(kv+1)*d]
+		base := (j/nr)*nr*d + j%nr
+		for e, v := range kj {
+			ws.keys.f32[base+e*nr] = v
+		}
+		vj := vals[j*kvDim+kv*d : j*kvDim+(kv+1)*d]
+		for e := 0; e < d; e += nr {
+			copy(ws.vals.f32[((e/nr)*total+j)*nr:], vj[e:min(e+nr, d)])
+		}
+	}
+	for t0 := 0; t0 < tokens; t0 += attnBlock {
+		n := min(attnBlock, tokens-t0)
+		m := n * group
+		ws.q = grow(ws.q, m*d)
+		for h := 0; h < group; h++ {
+			head := kv*group + h
+			for t := 0; t < n; t++ {
+				rw := row0 + t0 + t
+				copy(ws.q[(h*n+t)*d:(h*n+t+1)*d], r.qkv[rw*width+head*d:rw*width+(head+1)*d])
+			}
+		}
+		ws.p = grow(ws.p, m*total)
+		ws.mm.Mul(ctx, ws.p, ws.q, m, &ws.keys, nil, 1)
+		for h := 0; h < group; h++ {
+			for t := 0; t < n; t++ {
+				pos := start + t0 + t
+				lo := 0
+				if c.SlidingWindow > 0 {
+					lo = max(0, pos-c.SlidingWindow+1)
+				}
+				p := ws.p[(h*n+t)*total : (h*n+t+1)*total]
+				softmaxRange(p, lo, pos+1, scale)
+			}
+		}
+		ws.o = grow(ws.o, m*d)
+		ws.mm.Mul(ctx, ws.o, ws.p, m, &ws.vals, nil, 1)
+		for h := 0; h < group; h++ {
+			head := kv*group + h
+			for t := 0; t < n; t++ {
+				rw := row0 + t0 + t
+				copy(r.att[rw*qDim+head*d:rw*qDim+(head+1)*d], ws.o[(h*n+t)*d:(h*n+t+1)*d])
+			}
+		}
+	}
+}
+
+// softmaxRange replaces p by softmax(scale·p) over [lo, hi) and zero elsewhere.
+func softmaxRange(p []float32, lo, hi int, scale float32) {
+	clear(p[:lo])
+	clear(p[hi:])
+	s := p[lo:hi]
+	mx := float32(math.Inf(-1))
+	for i, v := range s {
+		v *= scale
+		s[i] = v
+		mx = max(mx, v)
+	}
+	for i := range s {
+		s[i] -= mx
+	}
+	simd.Exp(s, s)
+	inv := float32(1 / simd.Sum(s))
+	for i := range s {
+		s[i] *= inv
+	}
 }
 
 func rows(seqs []Seq) int {
