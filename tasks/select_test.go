@@ -170,3 +170,20 @@ func TestWindowHitsOnSampledTensor(t *testing.T) {
 		}
 	}
 }
+
+func TestNthLargest(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for trial := 0; trial < 500; trial++ {
+		n := 1 + r.IntN(200)
+		a := make([]uint32, n)
+		for i := range a {
+			a[i] = uint32(r.IntN(1 + r.IntN(50)))
+		}
+		sorted := slices.Clone(a)
+		slices.Sort(sorted)
+		k := int64(r.IntN(n))
+		if got, want := nthLargest(a, k), sorted[n-1-int(k)]; got != want {
+			t.Fatalf("rank %d of %v: %d, want %d", k, sorted, got, want)
+		}
+	}
+}

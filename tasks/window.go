@@ -62,29 +62,28 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 			qs = append(qs, &windowQuery{rankQuery: rankQuery{Stream: k, Rank: bs[k].lo}})
 		}
 	}
-	sorted := map[int][]uint32{}
+	work := map[int][]uint32{}
 	for _, q := range qs {
-		desc, done := sorted[q.Stream]
+		a, done := work[q.Stream]
 		if !done {
-			desc = slices.Clone(samples[q.Stream])
-			slices.Sort(desc)
-			slices.Reverse(desc)
-			sorted[q.Stream] = desc
+			a = slices.Clone(samples[q.Stream])
+			work[q.Stream] = a
 		}
+		ns := int64(len(a))
 		if exact {
-			q.lo, q.hi = desc[q.Rank], desc[q.Rank]
+			v := nthLargest(a, q.Rank)
+			q.lo, q.hi = v, v
 			continue
 		}
-		ns := int64(len(desc))
 		p := float64(q.Rank) / float64(n)
 		r := int64(p * float64(ns))
 		margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
 		q.hi, q.lo = 0x7fffffff, 0
 		if r-margin >= 0 {
-			q.hi = desc[r-margin]
+			q.hi = nthLargest(a, r-margin)
 		}
 		if r+margin < ns {
-			q.lo = desc[r+margin]
+			q.lo = nthLargest(a, r+margin)
 		}
 	}
 	if exact {
@@ -261,9 +260,7 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 	for c := 0; c < nChunks; c++ {
 		all = append(all, q.inside[c]...)
 	}
-	slices.Sort(all)
-	slices.Reverse(all)
-	v := all[pos]
+	v := nthLargest(all, pos)
 	var above, equal int64
 	for _, x := range all {
 		if x > v {
@@ -283,4 +280,41 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 	}
 	q.inside = nil
 	return true
+}
+
+// nthLargest returns the element of descending rank r (0-based) of a,
+// reordering a (quickselect with a median-of-three pivot and a three-way
+// partition, so runs of equal values cost no extra work).
+func nthLargest(a []uint32, r int64) uint32 {
+	k := len(a) - 1 - int(r) // ascending position
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		x, y, z := a[lo], a[mid], a[hi]
+		pivot := max(min(x, y), min(max(x, y), z))
+		// a[lo:lt] < pivot, a[lt:i] == pivot, a[gt+1:hi+1] > pivot
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch v := a[i]; {
+			case v < pivot:
+				a[lt], a[i] = a[i], a[lt]
+				lt++
+				i++
+			case v > pivot:
+				a[i], a[gt] = a[gt], a[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return pivot
+		}
+	}
+	return a[k]
 }
