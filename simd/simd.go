@@ -33,8 +33,9 @@
 //
 // Length rules: every kernel works on len(dst) (or len(x) for reductions);
 // the other slices must have exactly that length. A mismatch is a programming
-// error and panics. Outputs must not overlap inputs, except that the fused
-// sums allow dst to be base itself.
+// error and panics. An output may be exactly one of the inputs (in place,
+// as in Add(x, x, y), Exp(x, x) or WeightedDeltaSum(b, b, xs, w)) but must
+// not otherwise overlap them; TIESElect's outputs must not overlap its rows.
 //
 // Tests run every registered implementation against the reference, and a
 // golden test pins every kernel's bits across architectures:

@@ -789,3 +789,46 @@ func TestLevelEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestInPlace checks the elementwise kernels with dst equal to an input,
+// as callers write Add(x, x, y) or Exp(x, x).
+func TestInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	forEachImpl(t, func(t *testing.T, k *kernels) {
+		for _, n := range []int{1, 7, 8, 9, 31, 33, 64, 1003} {
+			x, y := randF32(r, n), randF32(r, n)
+			c := func(s []float32) []float32 { return append([]float32(nil), s...) }
+			for _, f := range []struct {
+				name string
+				k    func(dst, x, y []float32)
+				ref  func(dst, x, y []float32)
+			}{
+				{"Sub", k.sub, refSub}, {"Add", k.add, refAdd}, {"Mul", k.mul, refMul},
+			} {
+				want := make([]float32, n)
+				f.ref(want, x, y)
+				got := c(x)
+				f.k(got, got, y)
+				checkArith(t, f.name+" dst=x", got, want)
+				got = c(y)
+				f.k(got, x, got)
+				checkArith(t, f.name+" dst=y", got, want)
+			}
+			for _, f := range []struct {
+				name   string
+				k, ref func(dst, x []float32)
+			}{{"Exp", k.exp, refExp}, {"Tanh", k.tanh, refTanh}} {
+				want := make([]float32, n)
+				f.ref(want, x)
+				got := c(x)
+				f.k(got, got)
+				checkF32(t, f.name+" in place", got, want)
+			}
+			want := c(x)
+			refAddScaled(want, 0.7, c(x))
+			got := c(x)
+			k.addScaled(got, 0.7, got)
+			checkArith(t, "AddScaled dst=x", got, want)
+		}
+	})
+}
