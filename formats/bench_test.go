@@ -62,13 +62,53 @@ func readAll(path string) (int64, error) {
 	}
 }
 
+// plainCopy reads src with an 8 MiB read loop and writes outBytes/inBytes
+// times as much to a new file dst (each chunk written twice for a ratio of
+// 2, every other chunk for ½): the I/O of a conversion without the
+// conversion.
+func plainCopy(src, dst string, twice, half bool) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dst)
+	defer out.Close()
+	buf := make([]byte, 8<<20)
+	for i := 0; ; i++ {
+		k, err := in.Read(buf)
+		if k > 0 && !(half && i%2 == 1) {
+			if _, err := out.Write(buf[:k]); err != nil {
+				return err
+			}
+			if twice {
+				if _, err := out.Write(buf[:k]); err != nil {
+					return err
+				}
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // BenchmarkConvertRoundTrip converts a generated 1 GiB BF16 checkpoint to
 // F32 and back and reports the time as a ratio to a plain read loop over
 // the same files in the same run: "convert/read" compares the two converts
 // with reading the 1 GiB input once each (2 GiB), "convert/read-all" with
-// reading every byte the converts read (1 GiB + 2 GiB). The files are in
-// the page cache, so this measures CPU and memory-copy overhead rather than
-// the disk. It runs only under -bench (generation takes a few seconds).
+// reading every byte the converts read (1 GiB + 2 GiB), and
+// "convert/copy-loop" with plain loops that read and write the same numbers
+// of bytes without converting. The inputs are in the page cache, so the
+// writes dominate. It runs only under -bench (generation takes a few
+// seconds).
 func BenchmarkConvertRoundTrip(b *testing.B) {
 	dir := b.TempDir()
 	src := benchGiB(b, dir)
@@ -87,7 +127,7 @@ func BenchmarkConvertRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(st.Size())
-	var conv, read, readMid time.Duration
+	var conv, read, readMid, copyLoop time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		if err := Convert(ctx, m, mid, ConvertOptions{DType: F32}); err != nil {
@@ -102,6 +142,7 @@ func BenchmarkConvertRoundTrip(b *testing.B) {
 		}
 		mm.Close()
 		t1 := time.Now()
+		b.StopTimer() // ns/op and MB/s cover the round trip only
 		if _, err := readAll(src); err != nil {
 			b.Fatal(err)
 		}
@@ -110,12 +151,22 @@ func BenchmarkConvertRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
+		if err := plainCopy(src, filepath.Join(dir, "copy1"), true, false); err != nil {
+			b.Fatal(err)
+		}
+		if err := plainCopy(mid, filepath.Join(dir, "copy2"), false, true); err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		b.StartTimer()
 		conv += t1.Sub(t0)
 		read += t2.Sub(t1)
 		readMid += t3.Sub(t2)
+		copyLoop += t4.Sub(t3)
 	}
 	b.ReportMetric(float64(conv)/float64(2*read), "convert/read")
 	b.ReportMetric(float64(conv)/float64(read+readMid), "convert/read-all")
+	b.ReportMetric(float64(conv)/float64(copyLoop), "convert/copy-loop")
 	// The result must equal the input: BF16 → F32 → BF16 is lossless.
 	x, _ := os.ReadFile(src)
 	y, _ := os.ReadFile(back)
