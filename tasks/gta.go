@@ -478,28 +478,35 @@ func dellaProbs(p, row []float32, density, eps float64, keys []uint64) []uint64 
 // bits of the (seed, tensor, model, chunk) stream with its probability.
 func bernoulliMask(t *merge.Task, model int, c merge.Chunk, p []float32, keep []bool) {
 	rng := t.RNG(model, c.Index)
-	threshold := func(q float32) uint64 {
-		switch {
-		case q <= 0:
-			return 0
-		case q >= 1:
-			return 1 << 32
+	if len(p) == 1 {
+		thr := keepThreshold(p[0])
+		for i := 0; i < len(keep); i += 2 {
+			bits := rng.Uint64()
+			keep[i] = bits&0xffffffff < thr
+			if i+1 < len(keep) {
+				keep[i+1] = bits>>32 < thr
+			}
 		}
-		return uint64(float64(q) * (1 << 32))
+		return
 	}
-	var bits uint64
-	for i := range keep {
-		if i%2 == 0 {
-			bits = rng.Uint64()
-		} else {
-			bits >>= 32
+	for i := 0; i < len(keep); i += 2 {
+		bits := rng.Uint64()
+		keep[i] = bits&0xffffffff < keepThreshold(p[i])
+		if i+1 < len(keep) {
+			keep[i+1] = bits>>32 < keepThreshold(p[i+1])
 		}
-		q := p[0]
-		if len(p) > 1 {
-			q = p[i]
-		}
-		keep[i] = bits&0xffffffff < threshold(q)
 	}
+}
+
+// keepThreshold maps a keep probability to the bound on 32 random bits.
+func keepThreshold(q float32) uint64 {
+	switch {
+	case q <= 0:
+		return 0
+	case q >= 1:
+		return 1 << 32
+	}
+	return uint64(float64(q) * (1 << 32))
 }
 
 // l1Scales runs the pass that computes, per model, mergekit's rescale
