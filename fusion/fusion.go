@@ -124,25 +124,44 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 		rows, cols = 1, 1
 	}
 	tiles := rowTiles(rows, cols, tile)
-	kl, err := rowKL(ctx, t, tiles, rows, cols)
-	if err != nil {
-		return err
-	}
-	scan := func(ctx context.Context, visit func([]float32) error) error {
-		return merge.Parallel(ctx, t.Threads(), tiles, func(c merge.Chunk) error {
+	// The quartiles of the importances come from a two-pass radix
+	// selection. When tiles hold whole rows, the first selection pass runs
+	// in the same read as the rows' KL divergences.
+	sel := orderstat.NewSelector(false, (n-1)/4, (n-1)/2, (3*(n-1))/4)
+	var kl []float32
+	var err error
+	if tiles[0].Hi-tiles[0].Lo >= cols {
+		kl = make([]float32, rows)
+		err = merge.Parallel(ctx, t.Threads(), tiles, func(c merge.Chunk) error {
 			p, err := readPair(t, c)
 			if err != nil {
 				return err
 			}
 			defer p.release()
+			wholeRowsKL(kl, p, c, cols)
 			importance(p.x, p.base, p.x, kl, c.Lo, cols)
-			return visit(p.x)
+			sel.Add(p.x)
+			return nil
 		})
+	} else {
+		kl, err = rowKL(ctx, t, tiles, rows, cols)
+		if err == nil {
+			err = addImportances(ctx, t, tiles, kl, cols, sel)
+		}
 	}
-	q, err := orderstat.Kth(ctx, scan, (n-1)/4, (n-1)/2, (3*(n-1))/4)
+	if err == nil {
+		err = sel.Next()
+	}
+	if err == nil {
+		err = addImportances(ctx, t, tiles, kl, cols, sel)
+	}
+	if err == nil {
+		err = sel.Next()
+	}
 	if err != nil {
 		return fmt.Errorf("tensor %q: importance quantiles: %w", t.Name, err)
 	}
+	q := sel.Results()
 	thr := threshold(q[0], q[1], q[2])
 	return merge.Parallel(ctx, t.Threads(), tiles, func(c merge.Chunk) error {
 		p, err := readPair(t, c)
@@ -186,6 +205,35 @@ func fuse(dst, base, x, imp []float32, thr float32) {
 	}
 }
 
+// addImportances runs one pass of the selection over the importances.
+func addImportances(ctx context.Context, t *merge.Task, tiles []merge.Chunk, kl []float32, cols int64, sel *orderstat.Selector) error {
+	return merge.Parallel(ctx, t.Threads(), tiles, func(c merge.Chunk) error {
+		p, err := readPair(t, c)
+		if err != nil {
+			return err
+		}
+		defer p.release()
+		importance(p.x, p.base, p.x, kl, c.Lo, cols)
+		sel.Add(p.x)
+		return nil
+	})
+}
+
+// wholeRowsKL sets kl[r] for every row r of a tile made of whole rows.
+func wholeRowsKL(kl []float32, p pair, c merge.Chunk, cols int64) {
+	scratch := merge.GetFloats(2 * int(cols))
+	defer merge.PutFloats(scratch)
+	ex, eb := scratch[:cols], scratch[cols:]
+	for lo := int64(0); lo < int64(c.Len()); lo += cols {
+		x, b := p.x[lo:lo+cols], p.base[lo:lo+cols]
+		s := softmaxRow{maxX: maxOf(x), maxB: maxOf(b)}
+		shiftedExp(ex, x, s.maxX)
+		shiftedExp(eb, b, s.maxB)
+		s.sumX, s.sumB = simd.Sum(ex), simd.Sum(eb)
+		kl[(c.Lo+lo)/cols] = float32(klFromExp(ex, eb, x, b, s))
+	}
+}
+
 // softmaxRow holds the softmax statistics of one row of x and of base.
 type softmaxRow struct {
 	maxX, maxB float32
@@ -209,17 +257,7 @@ func rowKL(ctx context.Context, t *merge.Task, tiles []merge.Chunk, rows, cols i
 				return err
 			}
 			defer p.release()
-			scratch := merge.GetFloats(2 * int(cols))
-			defer merge.PutFloats(scratch)
-			ex, eb := scratch[:cols], scratch[cols:]
-			for lo := int64(0); lo < int64(c.Len()); lo += cols {
-				x, b := p.x[lo:lo+cols], p.base[lo:lo+cols]
-				s := softmaxRow{maxX: maxOf(x), maxB: maxOf(b)}
-				shiftedExp(ex, x, s.maxX)
-				shiftedExp(eb, b, s.maxB)
-				s.sumX, s.sumB = simd.Sum(ex), simd.Sum(eb)
-				kl[(c.Lo+lo)/cols] = float32(klFromExp(ex, eb, x, b, s))
-			}
+			wholeRowsKL(kl, p, c, cols)
 			return nil
 		})
 		return kl, err
