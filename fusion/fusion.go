@@ -39,8 +39,9 @@ Differences from mergekit: for tensors of more than 10⁶ elements mergekit
 estimates the quartiles from 10⁶ randomly drawn elements (from torch's
 global random generator), so its threshold, and its result, vary from run
 to run. gomerge always uses the exact quantiles over every element, found
-by streamed radix selection (two extra passes over the tensor, no sort and
-no copy of it), so the result is deterministic; on tensors of at most 10⁶
+by streamed radix selection (the tensors are read three times — row
+statistics with the first selection pass, the second selection pass, the
+write — with no sort and no copy of them), so the result is deterministic; on tensors of at most 10⁶
 elements the two agree. The softmax normalisers and KL sums accumulate in
 float64 (mergekit: the working dtype), and elements that are not kept are
 the base's values exactly.`,
