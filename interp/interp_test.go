@@ -295,6 +295,13 @@ func TestMultislerpAntipodal(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertClose(t, got, exBase, 1e-7)
+	// Three unchanged models (all task vectors zero) give the base, where
+	// mergekit stops with the zero-mean error.
+	got, err = mergeSlices(t, "multislerp", nil, weights(1, 2, 3), []int64{6}, exBase, exBase, exBase, exBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, got, exBase, 0)
 	// Three models whose directions cancel are an error.
 	_, err = mergeSlices(t, "multislerp", nil, weights(1, 1, 0), []int64{6}, exBase, exM1, neg, exM2)
 	if err == nil || !strings.Contains(err.Error(), "weighted mean of the unit vectors is zero") {

@@ -33,7 +33,9 @@ so gomerge computes the N×N Gram matrix of the inputs in one streaming pass
 Differences from mergekit: when --normalize-weights is set and the weights
 sum to zero, gomerge stops with an error instead of dividing by zero. Like
 mergekit, when the weighted mean direction vanishes two models fall back to
-linear interpolation and more models are an error.`,
+linear interpolation and more models are an error — except when every
+input is zero (with --base: a tensor no model changed), where mergekit
+stops with that error and gomerge returns the base (zero without --base).`,
 		Base:      merge.BaseOptional,
 		MinModels: 1,
 		Params: []merge.ParamSpec{
@@ -171,8 +173,14 @@ func multislerpCoefficients(x [][]float64, w []float64, eps float64) ([]float64,
 	}
 	meanNorm := math.Sqrt(max(quadForm(u, w, w), 0))
 	if meanNorm < eps {
-		if n == 2 {
-			return []float64{w[0], w[1]}, nil
+		allZero := true
+		for _, nk := range norms {
+			allZero = allZero && nk == 0
+		}
+		if n == 2 || allZero {
+			// Linear fallback; with all-zero inputs (task vectors of
+			// tensors no model changed) the result is zero (the base).
+			return w, nil
 		}
 		return nil, fmt.Errorf("multislerp: the weighted mean of the unit vectors is zero (antipodal models whose weights cancel); change the weights")
 	}
