@@ -14,11 +14,15 @@ type generator struct {
 	tok Tokenizer
 }
 
+// bytesOf returns the bytes of ids; without a tokenizer, each id stands
+// for itself as 4 big-endian bytes, so outputs compare id by id.
 func (g *generator) bytesOf(ids []int) []byte {
 	var b []byte
 	for _, id := range ids {
 		if g.tok != nil {
 			b = append(b, g.tok.TokenBytes(id)...)
+		} else {
+			b = append(b, byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
 		}
 	}
 	return b

@@ -109,3 +109,41 @@ func TestTextWindows(t *testing.T) {
 		t.Errorf("MaxTokens 10: %d tokens", lim.Tokens)
 	}
 }
+
+// TestRecordsThreadsAndTokenizer checks that results are bit-identical for
+// any thread count and batch size, and that without a tokenizer the
+// generation verdict compares token ids.
+func TestRecordsThreadsAndTokenizer(t *testing.T) {
+	m := loadModel(t, "expert_rev")
+	recs := readRecords(t, "rev")[:60]
+	var first Result
+	for i, o := range []Options{{Threads: 1, Generate: true}, {Threads: 2, Generate: true, BatchTokens: 50}, {Threads: 3, Generate: true, BatchTokens: 1}} {
+		res, err := Records(context.Background(), m, tokenizer.Bytes{BOS: 256}, recs, "rev", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = res
+		} else if res.Loss != first.Loss || res.Correct != first.Correct || res.Tokens != first.Tokens {
+			t.Errorf("options %+v: %+v, want %+v", o, res, first)
+		}
+	}
+	noTok, err := Records(context.Background(), m, nil, recs, "rev", Options{Generate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if noTok.Correct != first.Correct || noTok.Loss != first.Loss {
+		t.Errorf("without tokenizer: %d correct, with: %d", noTok.Correct, first.Correct)
+	}
+	// A wrong answer must not count, tokenizer or not.
+	bad := slices.Clone(recs[:5])
+	for i := range bad {
+		bad[i].AnswerIDs = append([]int{'z'}, bad[i].AnswerIDs...)
+	}
+	for _, tok := range []Tokenizer{nil, tokenizer.Bytes{BOS: 256}} {
+		res, _ := Records(context.Background(), m, tok, bad, "rev", Options{Generate: true})
+		if res.Correct != 0 {
+			t.Errorf("tokenizer %v: %d wrong answers counted correct", tok, res.Correct)
+		}
+	}
+}

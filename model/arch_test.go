@@ -396,3 +396,19 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("lone file: error %v", err)
 	}
 }
+
+// TestMemoryNearStoredSize checks that a loaded model keeps its matrices
+// in the stored precision: the testbed (bfloat16) takes its file size, plus
+// the zero padding of the last 16-row panels and float32 norm vectors.
+func TestMemoryNearStoredSize(t *testing.T) {
+	m := loadTestbed(t, "base")
+	st, err := os.Stat(filepath.Join(testbed, "models/base/model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(m.Bytes()) / float64(st.Size())
+	t.Logf("loaded %d bytes, file %d bytes (×%.3f)", m.Bytes(), st.Size(), ratio)
+	if ratio < 0.95 || ratio > 1.05 {
+		t.Errorf("loaded model takes %.3f× its file size", ratio)
+	}
+}
