@@ -353,3 +353,15 @@ func TestKLAgainstFloat64(t *testing.T) {
 		}
 	}
 }
+
+// TestDegenerateShapes: a scalar keeps the model's value (its importance
+// equals the threshold) and an empty tensor writes nothing.
+func TestDegenerateShapes(t *testing.T) {
+	got := run(t, &method{}, []int64{}, []float32{1}, []float32{3})
+	if got[0] != 3 {
+		t.Fatalf("scalar: got %v, want 3", got)
+	}
+	if got := run(t, &method{}, []int64{0, 4}, nil, nil); len(got) != 0 {
+		t.Fatalf("empty: got %v", got)
+	}
+}
