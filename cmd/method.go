@@ -84,6 +84,12 @@ func newMethodCmd(g *Globals, spec *merge.MethodSpec) *cobra.Command {
 			c.Flags().StringVar(v, kebab(a), "", usage)
 			c.Flags().MarkHidden(kebab(a))
 		}
+		if p.Kind == merge.Bool && !p.PerModel {
+			// "--normalize" alone means true; "--normalize=false" still works.
+			for _, n := range append([]string{p.Name}, p.Aliases...) {
+				c.Flags().Lookup(kebab(n)).NoOptDefVal = "true"
+			}
+		}
 	}
 	return c
 }

@@ -278,6 +278,12 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			methods[key] = m
 		}
 		task.Method = m
+		if c, ok := m.(Checker); ok {
+			if err := c.Check(task); err != nil {
+				problems = append(problems, fmt.Sprintf("tensor %q: %v", name, err))
+				continue
+			}
+		}
 		task.Source = fmt.Sprintf("%s(%d models) %s", spec.Name, len(task.Inputs), g.Format())
 		baseDT := first.DType
 		if cfg.Base != nil && tensors[0] != nil {

@@ -32,6 +32,13 @@ type Preparer interface {
 	Prepare(ctx context.Context, tasks []*Task) error
 }
 
+// Checker is implemented by methods that can reject a tensor from its
+// plan alone (a weight sum of zero, say). PlanMerge calls Check for every
+// task, so such errors come before any output exists.
+type Checker interface {
+	Check(t *Task) error
+}
+
 // Source reads float32 values of one input tensor. It is safe for
 // concurrent use.
 type Source interface {
