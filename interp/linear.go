@@ -44,14 +44,15 @@ type linearMethod struct {
 	normalize bool
 }
 
-// Merge implements merge.Method.
-func (m *linearMethod) Merge(ctx context.Context, t *merge.Task) error {
+// weights returns the float32 weights and their sum, or an error for a
+// weight sum of zero under normalize.
+func (m *linearMethod) weights(t *merge.Task) ([]float32, float32, error) {
 	w64, err := modelWeights(t)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if len(w64) == 0 {
-		return fmt.Errorf("tensor %q: linear has no model to merge", t.Name)
+		return nil, 0, fmt.Errorf("tensor %q: linear has no model to merge", t.Name)
 	}
 	w := make([]float32, len(w64))
 	var sum float32
@@ -64,7 +65,23 @@ func (m *linearMethod) Merge(ctx context.Context, t *merge.Task) error {
 	}
 	// A sum that cancels to rounding noise (0.1+0.2−0.3) is zero too.
 	if m.normalize && (sum == 0 || math.Abs(sum64) <= 1e-6*abs64) {
-		return fmt.Errorf("tensor %q: linear weights %v sum to zero, cannot normalize (set --normalize=false or change the weights)", t.Name, w64)
+		return nil, 0, fmt.Errorf("tensor %q: linear weights %v sum to zero, cannot normalize (set --normalize=false or change the weights)", t.Name, w64)
+	}
+	return w, sum, nil
+}
+
+// Check implements merge.Checker: a zero weight sum is reported while
+// planning, before any output exists.
+func (m *linearMethod) Check(t *merge.Task) error {
+	_, _, err := m.weights(t)
+	return err
+}
+
+// Merge implements merge.Method.
+func (m *linearMethod) Merge(ctx context.Context, t *merge.Task) error {
+	w, sum, err := m.weights(t)
+	if err != nil {
+		return err
 	}
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		d, err := readTile(t, c, false)

@@ -272,7 +272,7 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		if !ok {
 			m, err = spec.New(g)
 			if err != nil {
-				problems = append(problems, fmt.Sprintf("tensor %q: %v", name, err))
+				problems = append(problems, withTensor(name, err))
 				continue
 			}
 			methods[key] = m
@@ -280,7 +280,7 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		task.Method = m
 		if c, ok := m.(Checker); ok {
 			if err := c.Check(task); err != nil {
-				problems = append(problems, fmt.Sprintf("tensor %q: %v", name, err))
+				problems = append(problems, withTensor(name, err))
 				continue
 			}
 		}
@@ -293,8 +293,8 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		plan.Specs = append(plan.Specs, formats.TensorSpec{Name: name, DType: outDType(cfg.OutDType, baseDT), Shape: shape})
 	}
 	if len(problems) > 0 {
-		if len(problems) > 50 {
-			problems = append(problems[:50], fmt.Sprintf("… and %d more", len(problems)-50))
+		if len(problems) > 12 {
+			problems = append(problems[:12], fmt.Sprintf("… and %d more", len(problems)-12))
 		}
 		return nil, fmt.Errorf("the models cannot be merged:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -302,6 +302,14 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 		return nil, fmt.Errorf("no tensors to merge (inputs %s … share none)", ref.Path)
 	}
 	return plan, nil
+}
+
+// withTensor prefixes an error with the tensor name unless it names it.
+func withTensor(name string, err error) string {
+	if strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
+		return err.Error()
+	}
+	return fmt.Sprintf("tensor %q: %v", name, err)
 }
 
 func checkModelCount(spec *MethodSpec, n int) error {
