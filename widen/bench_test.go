@@ -48,12 +48,22 @@ func BenchmarkMerge(b *testing.B) {
 }
 
 func BenchmarkColumnStats(b *testing.B) {
-	const cols, rows = 4096, 8
-	rng := rand.New(rand.NewPCG(2, 2))
-	x, base := randomMatrix(rng, rows*cols, 1), randomMatrix(rng, rows*cols, 1)
-	ss, dot := make([]float64, cols), make([]float64, cols)
-	b.SetBytes(2 * 4 * rows * cols)
-	for b.Loop() {
-		addColumnStats(ss, dot, x, base)
+	const rows = 8
+	for _, cols := range []int{1024, 2048, 5632} {
+		rng := rand.New(rand.NewPCG(2, 2))
+		x, base := randomMatrix(rng, rows*cols, 1), randomMatrix(rng, rows*cols, 1)
+		ss, dot := make([]float64, cols), make([]float64, cols)
+		b.Run(fmt.Sprintf("cols=%d/asm=%v", cols, hasColumnAsm), func(b *testing.B) {
+			b.SetBytes(2 * 4 * rows * int64(cols))
+			for b.Loop() {
+				addColumnSquaresDot(ss, dot, x, base)
+			}
+		})
+		b.Run(fmt.Sprintf("cols=%d/ref", cols), func(b *testing.B) {
+			b.SetBytes(2 * 4 * rows * int64(cols))
+			for b.Loop() {
+				addColumnSquaresDotRef(ss, dot, x, base)
+			}
+		})
 	}
 }

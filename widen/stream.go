@@ -142,88 +142,6 @@ func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32
 	return base, xs, nil
 }
 
-// addColumnStatsWithBase adds, for every column j and every row r in row
-// order, b[r,j]² to ss0[j], x[r,j]² to ss[j] and x[r,j]·b[r,j] to dot[j]
-// (float64; the products of float32 values are exact). x and b hold the
-// same whole rows of len(ss) columns. Four rows are taken per sweep and
-// added one after the other, so the sums equal those of a row-by-row loop.
-func addColumnStatsWithBase(ss0, ss, dot []float64, x, b []float32) {
-	cols := len(ss)
-	ss0, dot = ss0[:cols], dot[:cols]
-	r := 0
-	for ; r+4*cols <= len(x); r += 4 * cols {
-		x0, x1, x2, x3 := x[r:r+cols], x[r+cols:r+2*cols], x[r+2*cols:r+3*cols], x[r+3*cols:r+4*cols]
-		b0, b1, b2, b3 := b[r:r+cols], b[r+cols:r+2*cols], b[r+2*cols:r+3*cols], b[r+3*cols:r+4*cols]
-		for j := range ss {
-			f0, f1, f2, f3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
-			g0, g1, g2, g3 := float64(b0[j]), float64(b1[j]), float64(b2[j]), float64(b3[j])
-			q := ss0[j]
-			q += g0 * g0
-			q += g1 * g1
-			q += g2 * g2
-			q += g3 * g3
-			ss0[j] = q
-			s := ss[j]
-			s += f0 * f0
-			s += f1 * f1
-			s += f2 * f2
-			s += f3 * f3
-			ss[j] = s
-			d := dot[j]
-			d += f0 * g0
-			d += f1 * g1
-			d += f2 * g2
-			d += f3 * g3
-			dot[j] = d
-		}
-	}
-	for ; r < len(x); r += cols {
-		xr, br := x[r:r+cols], b[r:r+cols]
-		for j := range ss {
-			f, g := float64(xr[j]), float64(br[j])
-			ss0[j] += g * g
-			ss[j] += f * f
-			dot[j] += f * g
-		}
-	}
-}
-
-// addColumnStats adds, for every column j, x[r,j]² to ss[j] and
-// x[r,j]·b[r,j] to dot[j] in row order (float64). x and b hold the same
-// whole rows of len(ss) columns.
-func addColumnStats(ss, dot []float64, x, b []float32) {
-	cols := len(ss)
-	dot = dot[:cols]
-	r := 0
-	for ; r+4*cols <= len(x); r += 4 * cols {
-		x0, x1, x2, x3 := x[r:r+cols], x[r+cols:r+2*cols], x[r+2*cols:r+3*cols], x[r+3*cols:r+4*cols]
-		b0, b1, b2, b3 := b[r:r+cols], b[r+cols:r+2*cols], b[r+2*cols:r+3*cols], b[r+3*cols:r+4*cols]
-		for j := range ss {
-			f0, f1, f2, f3 := float64(x0[j]), float64(x1[j]), float64(x2[j]), float64(x3[j])
-			s := ss[j]
-			s += f0 * f0
-			s += f1 * f1
-			s += f2 * f2
-			s += f3 * f3
-			ss[j] = s
-			d := dot[j]
-			d += f0 * float64(b0[j])
-			d += f1 * float64(b1[j])
-			d += f2 * float64(b2[j])
-			d += f3 * float64(b3[j])
-			dot[j] = d
-		}
-	}
-	for ; r < len(x); r += cols {
-		xr, br := x[r:r+cols], b[r:r+cols]
-		for j := range ss {
-			f := float64(xr[j])
-			ss[j] += f * f
-			dot[j] += f * float64(br[j])
-		}
-	}
-}
-
 // mergeMatrix merges a 2-D tensor [rows, cols]. For a token embedding
 // (tokens true) WIDEN's columns are the stored rows.
 func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) error {
@@ -275,9 +193,9 @@ func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats
 			if err != nil {
 				return err
 			}
-			addColumnStatsWithBase(p.ss0(), p.ss(0), p.dot(0), xs[0], b)
-			for k := 1; k < len(xs); k++ {
-				addColumnStats(p.ss(k), p.dot(k), xs[k], b)
+			addColumnSquares(p.ss0(), b)
+			for k, x := range xs {
+				addColumnSquaresDot(p.ss(k), p.dot(k), x, b)
 			}
 			return nil
 		})
@@ -337,7 +255,8 @@ func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32
 	return t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
-		d := make([]float32, cols)
+		xr := make([][]float32, n)
+		xp, wp := make([]*float32, n), make([]*float32, n)
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			b, xs, err := buf.read(t, lo, hi)
 			if err != nil {
@@ -346,22 +265,34 @@ func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32
 			out := buf.tmp[:len(b)]
 			r0 := int(lo) / cols
 			for r := 0; r*cols < len(b); r++ {
-				br, acc := b[r*cols:(r+1)*cols], out[r*cols:(r+1)*cols]
-				clear(acc)
+				row := out[r*cols : (r+1)*cols]
+				br := b[r*cols : (r+1)*cols]
 				for k, x := range xs {
-					simd.Sub(d, x[r*cols:(r+1)*cols], br)
-					if tokens {
-						simd.AddScaled(acc, w[k][r0+r], d)
-					} else {
-						simd.Mul(d, d, w[k])
-						simd.Add(acc, acc, d)
-					}
+					xr[k] = x[r*cols : (r+1)*cols]
 				}
-				simd.Add(acc, br, acc)
+				if tokens {
+					weightedRowSum(row, br, xr, w, r0+r)
+				} else {
+					weightedDeltaSum(row, br, xr, w, xp, wp)
+				}
 			}
 			return t.Out.Write(out, lo)
 		})
 	})
+}
+
+// weightedRowSum sets out = b + Σ_k float32(w[k][row]·(x[k] − b)) for one
+// stored row of a token embedding, whose weights are per row: the
+// differences and products rounded to float32, summed in model order from
+// +0.
+func weightedRowSum(out, b []float32, xs, w [][]float32, row int) {
+	clear(out)
+	for k, x := range xs {
+		// x is the block buffer's row: turn it into the delta in place.
+		simd.Sub(x, x, b)
+		simd.AddScaled(out, w[k][row], x)
+	}
+	simd.Add(out, b, out)
 }
 
 // mergeVector merges a 1-D (or 0-D) tensor: no ranks; the scores are the

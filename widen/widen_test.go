@@ -602,31 +602,3 @@ func TestTokenEmbeddingNames(t *testing.T) {
 		}
 	}
 }
-
-func TestColumnStatsKernels(t *testing.T) {
-	// The 4-row sweeps must give exactly the sums of a row-by-row loop,
-	// for row counts with and without a remainder.
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, rows := range []int{1, 3, 4, 7, 9} {
-		const cols = 13
-		x, b := randomMatrix(rng, rows*cols, 1), randomMatrix(rng, rows*cols, 1)
-		want0, want, wantDot := make([]float64, cols), make([]float64, cols), make([]float64, cols)
-		for r := range rows {
-			for j := range cols {
-				f, g := float64(x[r*cols+j]), float64(b[r*cols+j])
-				want0[j] += g * g
-				want[j] += f * f
-				wantDot[j] += f * g
-			}
-		}
-		ss0, ss, dot := make([]float64, cols), make([]float64, cols), make([]float64, cols)
-		addColumnStatsWithBase(ss0, ss, dot, x, b)
-		ss2, dot2 := make([]float64, cols), make([]float64, cols)
-		addColumnStats(ss2, dot2, x, b)
-		for j := range cols {
-			if ss0[j] != want0[j] || ss[j] != want[j] || dot[j] != wantDot[j] || ss2[j] != want[j] || dot2[j] != wantDot[j] {
-				t.Fatalf("rows %d column %d: got %v %v %v / %v %v, want %v %v %v", rows, j, ss0[j], ss[j], dot[j], ss2[j], dot2[j], want0[j], want[j], wantDot[j])
-			}
-		}
-	}
-}

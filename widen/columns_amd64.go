@@ -1,0 +1,102 @@
+//go:build !purego
+
+package widen
+
+import "golang.org/x/sys/cpu"
+
+// hasColumnAsm reports whether the AVX2 + FMA column kernels can run.
+var hasColumnAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// columnSquaresAVX2 implements, for cols a multiple of 4,
+//
+//	for j := range cols {
+//		for r := range rows { ss[j] += float64(x[r*stride+j]) * float64(x[r*stride+j]) }
+//	}
+//
+//go:noescape
+func columnSquaresAVX2(ss *float64, x *float32, cols, rows, stride int)
+
+// columnSquaresDotAVX2 implements, for cols a multiple of 4,
+//
+//	for j := range cols {
+//		for r := range rows {
+//			f, g := float64(x[r*stride+j]), float64(b[r*stride+j])
+//			ss[j] += f * f
+//			dot[j] += f * g
+//		}
+//	}
+//
+//go:noescape
+func columnSquaresDotAVX2(ss, dot *float64, x, b *float32, cols, rows, stride int)
+
+// weightedDeltaSumAVX2 implements, for n a multiple of 16, with x_k and
+// w_k the float32 arrays xs[k] and ws[k],
+//
+//	for j := range n {
+//		var acc float32
+//		for k := range m { acc += float32(w_k[j] * float32(x_k[j]-b[j])) }
+//		out[j] = b[j] + acc
+//	}
+//
+//go:noescape
+func weightedDeltaSumAVX2(out, b *float32, xs, ws **float32, m, n int)
+
+// weightedDeltaSum sets out[j] = b[j] + Σ_k float32(w[k][j]·(x[k][j] −
+// b[j])), the sum in float32 in model order starting from +0, each product
+// rounded to float32. xp and wp are scratch of len(xs) (the kernel's
+// pointer arrays).
+func weightedDeltaSum(out, b []float32, xs, w [][]float32, xp, wp []*float32) {
+	n := len(out)
+	v := n &^ 15
+	if !hasColumnAsm || v == 0 || len(xs) == 0 {
+		weightedDeltaSumRef(out, b, xs, w, 0)
+		return
+	}
+	b = b[:n]
+	for k := range xs {
+		xp[k], wp[k] = &xs[k][:n][0], &w[k][:n][0]
+	}
+	weightedDeltaSumAVX2(&out[0], &b[0], &xp[0], &wp[0], len(xs), v)
+	weightedDeltaSumRef(out, b, xs, w, v)
+}
+
+// addColumnSquares adds x[r,j]² to ss[j] for every row r of x (whole rows
+// of len(ss) columns) in row order, in float64.
+func addColumnSquares(ss []float64, x []float32) {
+	cols := len(ss)
+	if !hasColumnAsm || cols == 0 || len(x) < cols {
+		addColumnSquaresRef(ss, x)
+		return
+	}
+	rows := len(x) / cols
+	_ = x[rows*cols-1]
+	v := cols &^ 3
+	if v > 0 {
+		columnSquaresAVX2(&ss[0], &x[0], v, rows, cols)
+	}
+	if v < cols {
+		addColumnSquaresTail(ss, x, v)
+	}
+}
+
+// addColumnSquaresDot adds x[r,j]² to ss[j] and x[r,j]·b[r,j] to dot[j]
+// for every row r (x and b hold the same whole rows of len(ss) columns) in
+// row order, in float64.
+func addColumnSquaresDot(ss, dot []float64, x, b []float32) {
+	cols := len(ss)
+	if !hasColumnAsm || cols == 0 || len(x) < cols {
+		addColumnSquaresDotRef(ss, dot, x, b)
+		return
+	}
+	rows := len(x) / cols
+	_ = dot[cols-1]
+	_ = x[rows*cols-1]
+	_ = b[rows*cols-1]
+	v := cols &^ 3
+	if v > 0 {
+		columnSquaresDotAVX2(&ss[0], &dot[0], &x[0], &b[0], v, rows, cols)
+	}
+	if v < cols {
+		addColumnSquaresDotTail(ss, dot, x, b, v)
+	}
+}

@@ -1,0 +1,223 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Column-statistics kernels (AVX2 + FMA). Each sweeps a block of rows of a
+// row-major float32 matrix and adds, column by column and in row order,
+// float64 squares and products into per-column accumulators. A float32
+// product is exact in float64, so VFMADD231PD rounds exactly as the
+// separate multiply and add of the Go reference: the sums are bit for bit
+// those of addColumnSquaresRef and addColumnSquaresDotRef.
+
+// func columnSquaresAVX2(ss *float64, x *float32, cols, rows, stride int)
+TEXT ·columnSquaresAVX2(SB), NOSPLIT, $0-40
+	MOVQ ss+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ cols+16(FP), CX
+	MOVQ rows+24(FP), R8
+	MOVQ stride+32(FP), R9
+	SHLQ $2, R9
+	TESTQ R8, R8
+	JZ   sqdone
+
+sq16:
+	CMPQ CX, $16
+	JL   sq4
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
+	MOVQ SI, R10
+	MOVQ R8, R12
+
+sq16rows:
+	VCVTPS2PD 0(R10), Y8
+	VCVTPS2PD 16(R10), Y9
+	VCVTPS2PD 32(R10), Y10
+	VCVTPS2PD 48(R10), Y11
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y9, Y9, Y1
+	VFMADD231PD Y10, Y10, Y2
+	VFMADD231PD Y11, Y11, Y3
+	ADDQ R9, R10
+	DECQ R12
+	JNZ  sq16rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  sq16
+
+sq4:
+	CMPQ CX, $4
+	JL   sqdone
+	VMOVUPD 0(DI), Y0
+	MOVQ SI, R10
+	MOVQ R8, R12
+
+sq4rows:
+	VCVTPS2PD 0(R10), Y8
+	VFMADD231PD Y8, Y8, Y0
+	ADDQ R9, R10
+	DECQ R12
+	JNZ  sq4rows
+	VMOVUPD Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $16, SI
+	SUBQ $4, CX
+	JMP  sq4
+
+sqdone:
+	VZEROUPPER
+	RET
+
+// func columnSquaresDotAVX2(ss, dot *float64, x, b *float32, cols, rows, stride int)
+TEXT ·columnSquaresDotAVX2(SB), NOSPLIT, $0-56
+	MOVQ ss+0(FP), DI
+	MOVQ dot+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ b+24(FP), BX
+	MOVQ cols+32(FP), CX
+	MOVQ rows+40(FP), R8
+	MOVQ stride+48(FP), R9
+	SHLQ $2, R9
+	TESTQ R8, R8
+	JZ   sddone
+
+sd16:
+	CMPQ CX, $16
+	JL   sd4
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
+	VMOVUPD 0(DX), Y4
+	VMOVUPD 32(DX), Y5
+	VMOVUPD 64(DX), Y6
+	VMOVUPD 96(DX), Y7
+	MOVQ SI, R10
+	MOVQ BX, R11
+	MOVQ R8, R12
+
+sd16rows:
+	VCVTPS2PD 0(R10), Y8
+	VCVTPS2PD 16(R10), Y9
+	VCVTPS2PD 32(R10), Y10
+	VCVTPS2PD 48(R10), Y11
+	VCVTPS2PD 0(R11), Y12
+	VCVTPS2PD 16(R11), Y13
+	VCVTPS2PD 32(R11), Y14
+	VCVTPS2PD 48(R11), Y15
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y9, Y9, Y1
+	VFMADD231PD Y10, Y10, Y2
+	VFMADD231PD Y11, Y11, Y3
+	VFMADD231PD Y12, Y8, Y4
+	VFMADD231PD Y13, Y9, Y5
+	VFMADD231PD Y14, Y10, Y6
+	VFMADD231PD Y15, Y11, Y7
+	ADDQ R9, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ  sd16rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	VMOVUPD Y4, 0(DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	ADDQ $64, SI
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  sd16
+
+sd4:
+	CMPQ CX, $4
+	JL   sddone
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 0(DX), Y4
+	MOVQ SI, R10
+	MOVQ BX, R11
+	MOVQ R8, R12
+
+sd4rows:
+	VCVTPS2PD 0(R10), Y8
+	VCVTPS2PD 0(R11), Y12
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y12, Y8, Y4
+	ADDQ R9, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ  sd4rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y4, 0(DX)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $16, SI
+	ADDQ $16, BX
+	SUBQ $4, CX
+	JMP  sd4
+
+sddone:
+	VZEROUPPER
+	RET
+
+// func weightedDeltaSumAVX2(out, b *float32, xs, ws **float32, m, n int)
+//
+// For each group of 16 elements, the sum over the m models runs in model
+// order in Y0/Y1 starting from +0, each product rounded (VMULPS, never
+// fused) before its addition, then out = b + sum: the rounding of
+// weightedDeltaSumRef.
+TEXT ·weightedDeltaSumAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ b+8(FP), SI
+	MOVQ xs+16(FP), R8
+	MOVQ ws+24(FP), R9
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), CX
+	XORQ BX, BX              // element offset in bytes
+
+wd16:
+	CMPQ CX, $16
+	JL   wddone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VMOVUPS 0(SI)(BX*1), Y2
+	VMOVUPS 32(SI)(BX*1), Y3
+	XORQ R11, R11            // model index
+
+wdmodels:
+	CMPQ R11, R10
+	JGE  wdstore
+	MOVQ (R8)(R11*8), R12    // xs[k]
+	MOVQ (R9)(R11*8), R13    // ws[k]
+	VMOVUPS 0(R12)(BX*1), Y4
+	VMOVUPS 32(R12)(BX*1), Y5
+	VSUBPS Y2, Y4, Y4        // x − b
+	VSUBPS Y3, Y5, Y5
+	VMULPS 0(R13)(BX*1), Y4, Y4  // w·(x − b)
+	VMULPS 32(R13)(BX*1), Y5, Y5
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	INCQ R11
+	JMP  wdmodels
+
+wdstore:
+	VADDPS Y0, Y2, Y0        // b + sum
+	VADDPS Y1, Y3, Y1
+	VMOVUPS Y0, 0(DI)(BX*1)
+	VMOVUPS Y1, 32(DI)(BX*1)
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  wd16
+
+wddone:
+	VZEROUPPER
+	RET
