@@ -196,14 +196,12 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 	total := make([]int64, len(qs))
 	return deltaScan(t, 1, want)(ctx, func(item int, d [][]float32) error {
 		for i, q := range qs {
-			var above int64
+			var above uint32
 			var bits []uint32
-			lo, span := q.lo, q.hi-q.lo
+			lo, hi, span := q.lo, q.hi, q.hi-q.lo
 			for _, f := range d[q.Stream] {
-				x := absBits(f)
-				if x > q.hi {
-					above++
-				}
+				x := math.Float32bits(f) & 0x7fffffff
+				above += (hi - x) >> 31 // 1 when x > hi (both < 2³¹)
 				if x-lo <= span {
 					bits = append(bits, x)
 				}
@@ -215,7 +213,7 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 			}
 			over := q.overflow
 			mu.Unlock()
-			q.above[item] = above
+			q.above[item] = int64(above)
 			if !over {
 				q.inside[item] = bits
 			}
