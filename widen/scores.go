@@ -1,40 +1,65 @@
 package widen
 
-import (
-	"cmp"
-	"math"
-	"slices"
-)
+import "math"
 
-// compareNaNLast orders float64 values ascending with NaN after every
-// number (as torch's sort does); two NaNs compare equal.
-func compareNaNLast(x, y float64) int {
-	xn, yn := math.IsNaN(x), math.IsNaN(y)
+// sortKey maps a float64 to a uint64 whose unsigned order is the
+// ascending order of the values with NaN after every number: all NaNs map
+// to the largest key and ±0 to the same key (they compare equal), so ties
+// stay ties.
+func sortKey(x float64) uint64 {
 	switch {
-	case xn && yn:
-		return 0
-	case xn:
-		return 1
-	case yn:
-		return -1
+	case x != x:
+		return math.MaxUint64
+	case x == 0:
+		return 1 << 63
 	}
-	return cmp.Compare(x, y)
+	b := math.Float64bits(x)
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
 }
 
 // rankPositions sets pos[j] to the position of column j in the stable
-// ascending order of keys (NaN last): equal keys keep their index order.
-// idx is scratch space of len(keys).
+// ascending order of keys (NaN last, as torch's sort): equal keys keep
+// their index order. idx is scratch space of len(keys). It is a
+// least-significant-digit radix sort of sortKey over 8-bit digits, which
+// is stable; digits where every key agrees are skipped.
 func rankPositions(pos []int32, keys []float64, idx []int32) {
-	for j := range idx {
+	n := len(keys)
+	k, k2 := make([]uint64, n), make([]uint64, n)
+	idx2 := make([]int32, n)
+	var and, or uint64 = math.MaxUint64, 0
+	for j, x := range keys {
+		k[j] = sortKey(x)
 		idx[j] = int32(j)
+		and &= k[j]
+		or |= k[j]
 	}
-	// Sorting by (key, index) is the stable sort by key.
-	slices.SortFunc(idx, func(a, b int32) int {
-		if c := compareNaNLast(keys[a], keys[b]); c != 0 {
-			return c
+	varying := and ^ or // bits on which some keys differ
+	var count [256]int
+	for shift := uint(0); shift < 64; shift += 8 {
+		if (varying>>shift)&0xff == 0 {
+			continue
 		}
-		return cmp.Compare(a, b)
-	})
+		clear(count[:])
+		for _, v := range k {
+			count[(v>>shift)&0xff]++
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for j, v := range k {
+			d := (v >> shift) & 0xff
+			p := count[d]
+			count[d]++
+			k2[p], idx2[p] = v, idx[j]
+		}
+		k, k2 = k2, k
+		idx, idx2 = idx2, idx
+	}
 	for p, j := range idx {
 		pos[j] = int32(p)
 	}

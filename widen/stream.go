@@ -83,6 +83,25 @@ func (o *orderedSum) put(i int, p *columnStats) {
 	}
 }
 
+// rowChunkElems is about how many elements of each input one chunk of a
+// 2-D pass covers: a quarter of the engine's chunk, so that a tensor of a
+// few million elements still splits into enough chunks to keep every
+// thread busy to the end. The split depends only on the shape, so the
+// chunk-ordered sums of pass 1 do not depend on the thread count.
+const rowChunkElems = merge.ChunkElems / 4
+
+// forRowChunks runs fn for chunks of whole rows (of cols elements) of the
+// task's tensor, in parallel on the task's threads.
+func forRowChunks(ctx context.Context, t *merge.Task, cols int, fn func(c merge.Chunk) error) error {
+	rows := max(1, rowChunkElems/cols)
+	var chunks []merge.Chunk
+	step := int64(rows * cols)
+	for lo := int64(0); lo < t.Len(); lo += step {
+		chunks = append(chunks, merge.Chunk{Index: len(chunks), Lo: lo, Hi: min(lo+step, t.Len())})
+	}
+	return merge.Parallel(ctx, t.Threads(), chunks, fn)
+}
+
 // blockElems is about how many elements of each input a worker holds at
 // once inside a chunk: blocks of whole rows small enough that the base, the
 // models and the accumulator stay in the CPU cache between the kernels.
@@ -184,7 +203,7 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
-	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+	err := forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
 		p := sum.get()
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
@@ -216,7 +235,7 @@ func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats
 func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
-	err := t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+	err := forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
 		return rowBlocks(c, cols, func(lo, hi int64) error {
@@ -252,7 +271,7 @@ func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats,
 // (tokens true).
 func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
 	n := len(t.Inputs)
-	return t.ForChunks(ctx, int64(cols), func(c merge.Chunk) error {
+	return forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
 		xr := make([][]float32, n)

@@ -1,9 +1,11 @@
 package widen
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -189,6 +191,59 @@ func TestRankPositionsStableNaNLast(t *testing.T) {
 			if pos[j] != tc.want[j] {
 				t.Errorf("rankPositions(%v) = %v, want %v", tc.keys, pos, tc.want)
 				break
+			}
+		}
+	}
+}
+
+// rankPositionsByCompare is the comparison-sort definition of the ranks:
+// sort the indices by (key, index), NaN after every number, ±0 equal.
+func rankPositionsByCompare(keys []float64) []int32 {
+	idx := make([]int32, len(keys))
+	for j := range idx {
+		idx[j] = int32(j)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		x, y := keys[a], keys[b]
+		xn, yn := math.IsNaN(x), math.IsNaN(y)
+		switch {
+		case xn && !yn:
+			return 1
+		case yn && !xn:
+			return -1
+		case !xn && !yn:
+			if c := cmp.Compare(x, y); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a, b)
+	})
+	pos := make([]int32, len(keys))
+	for p, j := range idx {
+		pos[j] = int32(p)
+	}
+	return pos
+}
+
+func TestRankPositionsMatchComparisonSort(t *testing.T) {
+	// Random keys with many ties, NaNs, ±0, negatives (1 − cos can round
+	// below 0), infinities and subnormals, for sizes from 0 up.
+	rng := rand.New(rand.NewPCG(3, 3))
+	pool := []float64{0, math.Copysign(0, -1), -1e-17, 1e-17, 5e-324, -5e-324, 1, 2, math.Inf(1), math.Inf(-1), math.NaN(), 0.25}
+	for _, n := range []int{0, 1, 2, 5, 64, 257, 3000} {
+		for trial := range 4 {
+			keys := make([]float64, n)
+			for j := range keys {
+				if trial%2 == 0 {
+					keys[j] = pool[rng.IntN(len(pool))]
+				} else {
+					keys[j] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(40)-20))
+				}
+			}
+			pos, idx := make([]int32, n), make([]int32, n)
+			rankPositions(pos, keys, idx)
+			if want := rankPositionsByCompare(keys); !slices.Equal(pos, want) {
+				t.Fatalf("n %d trial %d: rankPositions(%v) = %v, want %v", n, trial, keys, pos, want)
 			}
 		}
 	}
