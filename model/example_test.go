@@ -23,7 +23,7 @@ func Example() {
 	r := m.NewRunner(2)
 	cache := &model.Cache{}
 	tokens := []int{m.BOS}
-	for _, c := range "add:12+7=" {
+	for _, c := range "add:345+990=" {
 		tokens = append(tokens, int(c))
 	}
 	logits := make([]float32, m.Vocab)
@@ -48,5 +48,5 @@ func Example() {
 		tokens = []int{next}
 	}
 	fmt.Printf("%s\n", out)
-	// Output: 19
+	// Output: 1335
 }
