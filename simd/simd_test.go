@@ -20,6 +20,15 @@ func forEachImpl(t *testing.T, f func(t *testing.T, k *kernels)) {
 var testLens = []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33,
 	47, 48, 49, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000, 1003, 4099}
 
+// largeLen is the large odd length of the elementwise and reduction
+// tests: 1000003, or 100003 with -short (used under emulation).
+func largeLen() int {
+	if testing.Short() {
+		return 100003
+	}
+	return 1000003
+}
+
 const guard = 37 // guard elements on each side of a padded slice
 
 // padded returns a slice of n elements at offset off inside a buffer whose
@@ -333,7 +342,7 @@ func TestElementwise(t *testing.T) {
 		{"Exp", func(dst, x, y []float32) { refExp(dst, x) }, func(k *kernels) kern { return func(dst, x, y []float32) { k.exp(dst, x) } }},
 		{"Tanh", func(dst, x, y []float32) { refTanh(dst, x) }, func(k *kernels) kern { return func(dst, x, y []float32) { k.tanh(dst, x) } }},
 	}
-	lens := append(testLens, 1000003)
+	lens := append(testLens, largeLen())
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			forEachImpl(t, func(t *testing.T, k *kernels) {
@@ -467,7 +476,7 @@ func TestReductions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			forEachImpl(t, func(t *testing.T, k *kernels) {
 				f := c.get(k)
-				for _, n := range append(testLens, 1000003) {
+				for _, n := range append(testLens, largeLen()) {
 					for _, special := range []bool{false, true} {
 						x, y := finiteF32(r, n), finiteF32(r, n)
 						if special {
