@@ -73,14 +73,17 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// ropeAt returns cos and sin of position pos for each frequency.
+// ropeAt returns cos and sin of position pos for each frequency. As in the
+// Hugging Face implementation, the frequency is a float32 and the angle is
+// their float32 product, so long contexts see the same angles; cos and sin
+// of that angle are then rounded once from float64.
 func (r *Runner) ropeAt(pos int) (cos, sin []float32) {
 	for len(r.rope) <= pos {
 		p := len(r.rope)
 		c := make([]float32, len(r.freq))
 		s := make([]float32, len(r.freq))
 		for i, f := range r.freq {
-			a := float64(p) * f
+			a := float64(float32(p) * float32(f))
 			c[i] = float32(math.Cos(a))
 			s[i] = float32(math.Sin(a))
 		}
