@@ -27,8 +27,8 @@ type taskStats struct {
 type buffers struct {
 	base []float32
 	tau  [][]float32 // τ_k = model_k − base
-	bal  [][]float32 // balance score B_k, then scale_k
-	norm [][]float32 // MinMax(Â_k), then ñ_k (pairwise), then w_k·τ̂_k
+	bal  [][]float32 // balance score B_k, or x = τ_k·Σ_j τ_j (positive-only scoring)
+	norm [][]float32 // MinMax(Â_k), then intra_k or ñ_k (pairwise)
 	sum  []float32   // Σ_j τ_j (inter sum)
 	den  []float32   // Σ_k scale_k
 	// Dense rows of the positive-x entries of one task: their indices, x

@@ -117,23 +117,23 @@ func newMethod(g merge.Params) (merge.Method, error) {
 	switch s := g.String("scope", "model"); s {
 	case "model", "tensor":
 	default:
-		return nil, fmt.Errorf("pcb: scope %q: want model or tensor", s)
+		return nil, fmt.Errorf("scope %q: want model or tensor", s)
 	}
 	switch s := g.String("inter", "sum"); s {
 	case "sum":
 	case "pairwise", "pairwise-tanh":
 		m.pairwise = true
 	default:
-		return nil, fmt.Errorf("pcb: inter %q: want sum or pairwise", s)
+		return nil, fmt.Errorf("inter %q: want sum or pairwise", s)
 	}
 	if !(m.ratio > 0 && m.ratio <= 1) {
-		return nil, fmt.Errorf("pcb: ratio %g: want 0 < ratio ≤ 1 (the fraction of entries kept)", m.ratio)
+		return nil, fmt.Errorf("ratio %g: want 0 < ratio ≤ 1 (the fraction of entries kept)", m.ratio)
 	}
 	if !(m.clip >= 0 && m.clip < 0.5) {
-		return nil, fmt.Errorf("pcb: clip %g: want 0 ≤ clip < 0.5", m.clip)
+		return nil, fmt.Errorf("clip %g: want 0 ≤ clip < 0.5", m.clip)
 	}
 	if math.IsNaN(m.lambda) || math.IsInf(m.lambda, 0) {
-		return nil, fmt.Errorf("pcb: lambda %g is not finite", m.lambda)
+		return nil, fmt.Errorf("lambda %g is not finite", m.lambda)
 	}
 	return m, nil
 }
