@@ -19,8 +19,8 @@ func archKernels() []*kernels {
 	return nil
 }
 
-// avx2Kernels uses AVX2 assembly for the conversions, the elementwise
-// kernels, the fused sums and the reductions; the rest is generic.
+// avx2Kernels uses AVX2 assembly for every kernel except the two
+// histograms (scatter-bound, left to the generic loop).
 var avx2Kernels = func() kernels {
 	k := genericKernels
 	k.level = "avx2"
