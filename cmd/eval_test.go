@@ -63,14 +63,18 @@ func TestEvalJSONL(t *testing.T) {
 			t.Errorf("perplexity %g is not e^loss", r.Perplexity)
 		}
 	}
-	// The table form has a header and one line per model.
-	out, errs, code = runCLI(t, "eval", base, "--data", data, "--max-tokens", "50")
+	// The table: losses and accuracies as in the testbed's expected.json
+	// (add: expert_add 90.0% / 0.0812, base 0.5% / 3.0182), perplexity e^loss.
+	out, errs, code = runCLI(t, "eval", add, base, "--data", data, "--generate")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "model") || !strings.Contains(lines[1], base) {
-		t.Errorf("table:\n%s", out)
+	wantTable := `model                                  data                                tokens  loss    perplexity  accuracy
+../testdata/testbed/models/expert_add  ../testdata/testbed/eval/add.jsonl  908     0.0812  1.085       90.0% (180/200)
+../testdata/testbed/models/base        ../testdata/testbed/eval/add.jsonl  908     3.0182  20.454      0.5% (1/200)
+`
+	if out != wantTable {
+		t.Errorf("table:\n%s\nwant:\n%s", out, wantTable)
 	}
 }
 

@@ -137,13 +137,13 @@ func Run(ctx context.Context, models []*formats.Model, data []Dataset, opts Opti
 // WriteTable prints rows as an aligned text table.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tdata\ttokens\tloss\tperplexity\taccuracy\t")
+	fmt.Fprintln(tw, "model\tdata\ttokens\tloss\tperplexity\taccuracy")
 	for _, r := range rows {
 		acc := "-"
 		if r.Accuracy != nil {
 			acc = fmt.Sprintf("%.1f%% (%d/%d)", 100**r.Accuracy, r.Correct, r.Generated)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%s\t%s\t\n", r.Model, r.Data, r.Tokens, r.Loss, formatPPL(r.Perplexity), acc)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%s\t%s\n", r.Model, r.Data, r.Tokens, r.Loss, formatPPL(r.Perplexity), acc)
 	}
 	return tw.Flush()
 }
