@@ -259,6 +259,7 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			}
 			task.Inputs = append(task.Inputs, s)
 			task.Model = append(task.Model, p)
+			task.InputModel = append(task.InputModel, k)
 		}
 		if cfg.Tensors != nil {
 			// Explicit layouts (slices) may use different models per tensor.

@@ -71,6 +71,10 @@ type Task struct {
 	// per-model parameters of Inputs[k].
 	Global Params
 	Model  []Params
+	// InputModel[k] is the position of Inputs[k] among Config.Models (they
+	// differ when a model lacks the tensor under --missing union or takes no
+	// part in a slice).
+	InputModel []int
 	// Out receives the result.
 	Out Sink
 	// Seed is the user's --seed.
