@@ -414,15 +414,12 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			}
 			p := float32(ps[k].density)
 			m.draw(t, k, c, []float32{p}, keep)
-			dk := d[k]
-			for i, kept := range keep {
-				switch {
-				case !kept:
-					dk[i] = 0
-				case exact:
-					dk[i] /= p
+			if exact {
+				for i := range d[k] {
+					d[k][i] /= p
 				}
 			}
+			applyKeep(d[k], keep)
 		}
 	case sparseDella:
 		keep := make([]bool, c.Len())
@@ -437,17 +434,28 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 				keys = dellaProbs(prob[lo:lo+int(cols)], dk[lo:lo+int(cols)], ps[k].density, ps[k].epsilon, keys)
 			}
 			m.draw(t, k, c, prob, keep)
-			for i, kept := range keep {
-				switch {
-				case !kept:
-					dk[i] = 0
-				case exact:
+			if exact {
+				for i := range dk {
 					dk[i] /= prob[i]
 				}
 			}
+			applyKeep(dk, keep)
 		}
 	}
 	return nil
+}
+
+// applyKeep zeroes d[i] where keep[i] is false, without branches (the
+// mask is random, so a branch would be mispredicted half the time).
+func applyKeep(d []float32, keep []bool) {
+	keep = keep[:len(d)]
+	for i, v := range d {
+		var k uint32
+		if keep[i] {
+			k = 1
+		}
+		d[i] = math.Float32frombits(math.Float32bits(v) & -k)
+	}
 }
 
 // dellaProbs sets p[i] to DELLA's keep probability of row entry i: with
