@@ -434,3 +434,61 @@ parameters: {bottom: 2, top: 1, transition_bottom: 1, transition_top: 1, blend: 
 		})
 	}
 }
+
+// TestLayerswapEqualsLinearSlices: the spec's reference without official
+// code — the layer swap written as a mergekit `linear` recipe whose slices
+// list both experts with per-slice weights — gives the same tensors as
+// gomerge layerswap, bit for bit (embeddings from the first slice, final
+// norm and lm_head from the last: the language expert in both).
+func TestLayerswapEqualsLinearSlices(t *testing.T) {
+	dir := t.TempDir()
+	task, lang := filepath.Join(dir, "task"), filepath.Join(dir, "lang")
+	lsModel(t, task, 8, func(n string, i int) float32 { return float32(i%7)*0.125 - 0.25 })
+	lsModel(t, lang, 8, func(n string, i int) float32 { return float32(i%5)*0.375 + 0.5 })
+	want := filepath.Join(dir, "want")
+	if code, _, stderr := lsRun("layerswap", "--task", task, "--lang", lang, "--bottom", "2", "--top", "1",
+		"--transition-bottom", "1", "--transition-top", "1", "--blend", "0.5", "-o", want, "-q"); code != 0 {
+		t.Fatalf("layerswap: %s", stderr)
+	}
+	slice := func(lo, hi int, wLang, wTask float64) string {
+		return fmt.Sprintf(`  - sources:
+      - model: %s
+        layer_range: [%d, %d]
+        parameters: {weight: %g}
+      - model: %s
+        layer_range: [%d, %d]
+        parameters: {weight: %g}
+`, lang, lo, hi, wLang, task, lo, hi, wTask)
+	}
+	recipe := "merge_method: linear\nparameters: {normalize: true}\ndtype: bfloat16\nslices:\n" +
+		slice(0, 2, 1, 0) + slice(2, 3, 0.5, 0.5) + slice(3, 6, 0, 1) + slice(6, 7, 0.5, 0.5) + slice(7, 8, 1, 0)
+	y := filepath.Join(dir, "linear.yaml")
+	if err := os.WriteFile(y, []byte(recipe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "linear")
+	if code, _, stderr := lsRun("run", y, "-o", out, "-q"); code != 0 {
+		t.Fatalf("run: %s\n%s", stderr, recipe)
+	}
+	wm, gm := lsOpen(t, want), lsOpen(t, out)
+	if len(gm.Names()) != len(wm.Names()) {
+		t.Fatalf("linear recipe: %d tensors, layerswap %d", len(gm.Names()), len(wm.Names()))
+	}
+	for _, n := range wm.Names() {
+		a, _ := wm.Tensor(n)
+		b, ok := gm.Tensor(n)
+		if !ok {
+			t.Fatalf("linear recipe output lacks %s", n)
+		}
+		ab, bb := make([]byte, a.Size), make([]byte, b.Size)
+		if err := a.ReadAt(ab, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ReadAt(bb, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ab, bb) {
+			t.Errorf("%s differs between the linear recipe and gomerge layerswap", n)
+		}
+	}
+}
