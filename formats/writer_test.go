@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -605,5 +606,40 @@ func TestIsModelFileName(t *testing.T) {
 		if isModelFileName(n) != want {
 			t.Errorf("%s: %v", n, !want)
 		}
+	}
+}
+
+// TestConvertProgressAndStdoutCancel checks that progress reports add up
+// to the output's tensor bytes, for any thread count, and that a cancelled
+// conversion to standard output writes nothing there.
+func TestConvertProgressAndStdoutCancel(t *testing.T) {
+	dir := t.TempDir()
+	specs := everyDTypeSpecs()
+	src := writeRandom(t, filepath.Join(dir, "src.safetensors"), specs, WriteOptions{}, 11)
+	m := mustOpen(t, src)
+	for _, threads := range []int{1, 3} {
+		var total atomic.Int64
+		var out bytes.Buffer
+		err := Convert(context.Background(), m, "-", ConvertOptions{DType: F32, Threads: threads, Write: WriteOptions{Stdout: &out},
+			Progress: func(n int64) { total.Add(n) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for _, s := range OutputSpecs(m, F32) {
+			want += s.Size()
+		}
+		if total.Load() != want {
+			t.Errorf("threads %d: progress sums to %d, want %d", threads, total.Load(), want)
+		}
+		if int64(out.Len()) <= want {
+			t.Errorf("stream of %d bytes for %d bytes of tensors", out.Len(), want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	if err := Convert(ctx, m, "-", ConvertOptions{Write: WriteOptions{Stdout: &out}}); !errors.Is(err, context.Canceled) || out.Len() != 0 {
+		t.Errorf("cancelled: err %v, %d bytes written", err, out.Len())
 	}
 }
