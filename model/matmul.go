@@ -309,3 +309,7 @@ func (mm *MatMul) panel(ws *workspace, y, a []float32, m int, w *Matrix, bias []
 		}
 	}
 }
+
+// KernelName names the matrix-product micro-kernel in use: "avx2-fma" or
+// "generic" (pure Go).
+func KernelName() string { return defaultKernel.name }
