@@ -85,6 +85,17 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 		if r+margin < ns {
 			q.lo = nthLargest(a, r+margin)
 		}
+		// A window the sample already shows to be too full (a huge run of
+		// tied values) would only cost a wasted pass.
+		var inside int64
+		for _, x := range a {
+			if x >= q.lo && x <= q.hi {
+				inside++
+			}
+		}
+		if float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow {
+			return nil, nil, false, nil
+		}
 	}
 	if exact {
 		// The sample is the tensor: count directly.
