@@ -56,7 +56,7 @@ func (o *outputFlags) dtype() (formats.DType, error) {
 	return d, nil
 }
 
-func (o *outputFlags) writeOptions(inputs []string) (formats.WriteOptions, error) {
+func (o *outputFlags) writeOptions(g *Globals, inputs []string) (formats.WriteOptions, error) {
 	n, err := formats.ParseSize(o.ShardSize)
 	if err != nil {
 		return formats.WriteOptions{}, fmt.Errorf("--shard-size: %w", err)
@@ -64,7 +64,7 @@ func (o *outputFlags) writeOptions(inputs []string) (formats.WriteOptions, error
 	if n == 0 {
 		n = -1
 	}
-	return formats.WriteOptions{ShardSize: n, Sync: o.Sync, Inputs: inputs}, nil
+	return formats.WriteOptions{ShardSize: n, Sync: o.Sync, Inputs: inputs, Stdout: g.Stdout}, nil
 }
 
 // openModels opens model arguments; "-" may appear once.

@@ -32,7 +32,7 @@ for standard input. The output appears only when complete.`,
 			if err != nil {
 				return err
 			}
-			wo, err := o.writeOptions(args)
+			wo, err := o.writeOptions(g, args)
 			if err != nil {
 				return err
 			}

@@ -103,7 +103,7 @@ func runLayerswap(c *cobra.Command, g *Globals, f *layerswapFlags) error {
 	if f.Base != "" {
 		paths = append(paths, f.Base)
 	}
-	wopts, err := f.writeOptions(paths)
+	wopts, err := f.writeOptions(g, paths)
 	if err != nil {
 		return err
 	}

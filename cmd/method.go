@@ -84,12 +84,6 @@ func newMethodCmd(g *Globals, spec *merge.MethodSpec) *cobra.Command {
 			c.Flags().StringVar(v, kebab(a), "", usage)
 			c.Flags().MarkHidden(kebab(a))
 		}
-		if p.Kind == merge.Bool && !p.PerModel {
-			// "--normalize" alone means true; "--normalize=false" still works.
-			for _, n := range append([]string{p.Name}, p.Aliases...) {
-				c.Flags().Lookup(kebab(n)).NoOptDefVal = "true"
-			}
-		}
 	}
 	return c
 }
@@ -121,7 +115,11 @@ func paramHelp(spec *merge.MethodSpec) string {
 func parseValue(p *merge.ParamSpec, s string) (any, error) {
 	switch p.Kind {
 	case merge.Bool:
-		return strconv.ParseBool(s)
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: want true or false (write --%s true)", kebab(p.Name), s, kebab(p.Name))
+		}
+		return b, nil
 	case merge.String:
 		if len(p.Choices) > 0 {
 			for _, c := range p.Choices {
@@ -259,7 +257,7 @@ func runMethod(c *cobra.Command, g *Globals, spec *merge.MethodSpec, mf *mergeFl
 	if basePath != "" {
 		all = append([]string{basePath}, paths...)
 	}
-	wopts, err := mf.writeOptions(all)
+	wopts, err := mf.writeOptions(g, all)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			wopts, err := of.writeOptions(nil)
+			wopts, err := of.writeOptions(g, nil)
 			if err != nil {
 				return err
 			}
