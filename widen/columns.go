@@ -3,6 +3,8 @@ package widen
 // Per-column statistics of row-major blocks: the portable reference
 // kernels. The assembly versions (columns_amd64.s) give the same bits.
 
+import "math"
+
 // addColumnSquaresRef adds, for every column j and every row r in row
 // order, x[r,j]² to ss[j] (float64; the square of a float32 is exact). x
 // holds whole rows of len(ss) columns. Four rows are taken per sweep and
@@ -107,5 +109,50 @@ func weightedDeltaSumRef(out, b []float32, xs, w [][]float32, from int) {
 			acc += float32(w[k][j] * float32(x[j]-b[j]))
 		}
 		out[j] = b[j] + acc
+	}
+}
+
+// bf16 widens a bfloat16 bit pattern to float32 (exact).
+func bf16(v uint16) float32 { return math.Float32frombits(uint32(v) << 16) }
+
+// addColumnSquaresBF16Ref is addColumnSquaresTail over bfloat16 bit
+// patterns: columns j ≥ from, rows in order.
+func addColumnSquaresBF16Ref(ss []float64, x []uint16, from int) {
+	cols := len(ss)
+	for r := 0; r+cols <= len(x); r += cols {
+		xr := x[r : r+cols]
+		for j := from; j < cols; j++ {
+			f := float64(bf16(xr[j]))
+			ss[j] += f * f
+		}
+	}
+}
+
+// addColumnSquaresDotBF16Ref is addColumnSquaresDotTail over bfloat16 bit
+// patterns: columns j ≥ from, rows in order.
+func addColumnSquaresDotBF16Ref(ss, dot []float64, x, b []uint16, from int) {
+	cols := len(ss)
+	dot = dot[:cols]
+	for r := 0; r+cols <= len(x); r += cols {
+		xr, br := x[r:r+cols], b[r:r+cols]
+		for j := from; j < cols; j++ {
+			f := float64(bf16(xr[j]))
+			ss[j] += f * f
+			dot[j] += f * float64(bf16(br[j]))
+		}
+	}
+}
+
+// weightedDeltaSumBF16Ref is weightedDeltaSumRef over bfloat16 base and
+// models.
+func weightedDeltaSumBF16Ref(out []float32, b []uint16, xs [][]uint16, w [][]float32, from int) {
+	b = b[:len(out)]
+	for j := from; j < len(out); j++ {
+		bj := bf16(b[j])
+		var acc float32
+		for k, x := range xs {
+			acc += float32(w[k][j] * float32(bf16(x[j])-bj))
+		}
+		out[j] = bj + acc
 	}
 }

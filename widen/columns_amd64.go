@@ -100,3 +100,75 @@ func addColumnSquaresDot(ss, dot []float64, x, b []float32) {
 		addColumnSquaresDotTail(ss, dot, x, b, v)
 	}
 }
+
+// columnSquaresBF16AVX2 is columnSquaresAVX2 over bfloat16 bit patterns.
+//
+//go:noescape
+func columnSquaresBF16AVX2(ss *float64, x *uint16, cols, rows, stride int)
+
+// columnSquaresDotBF16AVX2 is columnSquaresDotAVX2 over bfloat16 bit
+// patterns.
+//
+//go:noescape
+func columnSquaresDotBF16AVX2(ss, dot *float64, x, b *uint16, cols, rows, stride int)
+
+// weightedDeltaSumBF16AVX2 is weightedDeltaSumAVX2 over bfloat16 base and
+// models: xs points to m *uint16, ws to m *float32.
+//
+//go:noescape
+func weightedDeltaSumBF16AVX2(out *float32, b *uint16, xs **uint16, ws **float32, m, n int)
+
+// addColumnSquaresBF16 is addColumnSquares over bfloat16 bit patterns.
+func addColumnSquaresBF16(ss []float64, x []uint16) {
+	cols := len(ss)
+	if !hasColumnAsm || cols == 0 || len(x) < cols {
+		addColumnSquaresBF16Ref(ss, x, 0)
+		return
+	}
+	rows := len(x) / cols
+	_ = x[rows*cols-1]
+	v := cols &^ 3
+	if v > 0 {
+		columnSquaresBF16AVX2(&ss[0], &x[0], v, rows, cols)
+	}
+	if v < cols {
+		addColumnSquaresBF16Ref(ss, x, v)
+	}
+}
+
+// addColumnSquaresDotBF16 is addColumnSquaresDot over bfloat16 bit
+// patterns.
+func addColumnSquaresDotBF16(ss, dot []float64, x, b []uint16) {
+	cols := len(ss)
+	if !hasColumnAsm || cols == 0 || len(x) < cols {
+		addColumnSquaresDotBF16Ref(ss, dot, x, b, 0)
+		return
+	}
+	rows := len(x) / cols
+	_ = dot[cols-1]
+	_ = x[rows*cols-1]
+	_ = b[rows*cols-1]
+	v := cols &^ 3
+	if v > 0 {
+		columnSquaresDotBF16AVX2(&ss[0], &dot[0], &x[0], &b[0], v, rows, cols)
+	}
+	if v < cols {
+		addColumnSquaresDotBF16Ref(ss, dot, x, b, v)
+	}
+}
+
+// weightedDeltaSumBF16 is weightedDeltaSum over bfloat16 base and models.
+func weightedDeltaSumBF16(out []float32, b []uint16, xs [][]uint16, w [][]float32, xp []*uint16, wp []*float32) {
+	n := len(out)
+	v := n &^ 15
+	if !hasColumnAsm || v == 0 || len(xs) == 0 {
+		weightedDeltaSumBF16Ref(out, b, xs, w, 0)
+		return
+	}
+	b = b[:n]
+	for k := range xs {
+		xp[k], wp[k] = &xs[k][:n][0], &w[k][:n][0]
+	}
+	weightedDeltaSumBF16AVX2(&out[0], &b[0], &xp[0], &wp[0], len(xs), v)
+	weightedDeltaSumBF16Ref(out, b, xs, w, v)
+}

@@ -221,3 +221,224 @@ wdstore:
 wddone:
 	VZEROUPPER
 	RET
+
+// BF16 variants: the inputs are bfloat16 bit patterns, widened to float32
+// by a 16-bit left shift (exact; a signalling NaN stays a NaN and is
+// quieted by the first arithmetic on it, as after simd.BF16ToF32).
+
+// LOADBF4 widens 4 bfloat16 values at addr to float64 in Y (via X).
+#define LOADBF4(addr, X, Y) VPMOVZXWD addr, X; VPSLLD $16, X, X; VCVTPS2PD X, Y
+
+// func columnSquaresBF16AVX2(ss *float64, x *uint16, cols, rows, stride int)
+TEXT ·columnSquaresBF16AVX2(SB), NOSPLIT, $0-40
+	MOVQ ss+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ cols+16(FP), CX
+	MOVQ rows+24(FP), R8
+	MOVQ stride+32(FP), R9
+	SHLQ $1, R9
+	TESTQ R8, R8
+	JZ   bsqdone
+
+bsq16:
+	CMPQ CX, $16
+	JL   bsq4
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
+	MOVQ SI, R10
+	MOVQ R8, R12
+
+bsq16rows:
+	LOADBF4(0(R10), X8, Y8)
+	LOADBF4(8(R10), X9, Y9)
+	LOADBF4(16(R10), X10, Y10)
+	LOADBF4(24(R10), X11, Y11)
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y9, Y9, Y1
+	VFMADD231PD Y10, Y10, Y2
+	VFMADD231PD Y11, Y11, Y3
+	ADDQ R9, R10
+	DECQ R12
+	JNZ  bsq16rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $32, SI
+	SUBQ $16, CX
+	JMP  bsq16
+
+bsq4:
+	CMPQ CX, $4
+	JL   bsqdone
+	VMOVUPD 0(DI), Y0
+	MOVQ SI, R10
+	MOVQ R8, R12
+
+bsq4rows:
+	LOADBF4(0(R10), X8, Y8)
+	VFMADD231PD Y8, Y8, Y0
+	ADDQ R9, R10
+	DECQ R12
+	JNZ  bsq4rows
+	VMOVUPD Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $8, SI
+	SUBQ $4, CX
+	JMP  bsq4
+
+bsqdone:
+	VZEROUPPER
+	RET
+
+// func columnSquaresDotBF16AVX2(ss, dot *float64, x, b *uint16, cols, rows, stride int)
+TEXT ·columnSquaresDotBF16AVX2(SB), NOSPLIT, $0-56
+	MOVQ ss+0(FP), DI
+	MOVQ dot+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ b+24(FP), BX
+	MOVQ cols+32(FP), CX
+	MOVQ rows+40(FP), R8
+	MOVQ stride+48(FP), R9
+	SHLQ $1, R9
+	TESTQ R8, R8
+	JZ   bsddone
+
+bsd16:
+	CMPQ CX, $16
+	JL   bsd4
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
+	VMOVUPD 0(DX), Y4
+	VMOVUPD 32(DX), Y5
+	VMOVUPD 64(DX), Y6
+	VMOVUPD 96(DX), Y7
+	MOVQ SI, R10
+	MOVQ BX, R11
+	MOVQ R8, R12
+
+bsd16rows:
+	LOADBF4(0(R10), X8, Y8)
+	LOADBF4(8(R10), X9, Y9)
+	LOADBF4(16(R10), X10, Y10)
+	LOADBF4(24(R10), X11, Y11)
+	LOADBF4(0(R11), X12, Y12)
+	LOADBF4(8(R11), X13, Y13)
+	LOADBF4(16(R11), X14, Y14)
+	LOADBF4(24(R11), X15, Y15)
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y9, Y9, Y1
+	VFMADD231PD Y10, Y10, Y2
+	VFMADD231PD Y11, Y11, Y3
+	VFMADD231PD Y12, Y8, Y4
+	VFMADD231PD Y13, Y9, Y5
+	VFMADD231PD Y14, Y10, Y6
+	VFMADD231PD Y15, Y11, Y7
+	ADDQ R9, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ  bsd16rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	VMOVUPD Y4, 0(DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	ADDQ $32, SI
+	ADDQ $32, BX
+	SUBQ $16, CX
+	JMP  bsd16
+
+bsd4:
+	CMPQ CX, $4
+	JL   bsddone
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 0(DX), Y4
+	MOVQ SI, R10
+	MOVQ BX, R11
+	MOVQ R8, R12
+
+bsd4rows:
+	LOADBF4(0(R10), X8, Y8)
+	LOADBF4(0(R11), X12, Y12)
+	VFMADD231PD Y8, Y8, Y0
+	VFMADD231PD Y12, Y8, Y4
+	ADDQ R9, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ  bsd4rows
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y4, 0(DX)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $8, SI
+	ADDQ $8, BX
+	SUBQ $4, CX
+	JMP  bsd4
+
+bsddone:
+	VZEROUPPER
+	RET
+
+// LOADBF8 widens 8 bfloat16 values at addr to float32 in Y.
+#define LOADBF8(addr, Y) VPMOVZXWD addr, Y; VPSLLD $16, Y, Y
+
+// func weightedDeltaSumBF16AVX2(out *float32, b *uint16, xs, ws unsafe.Pointer, m, n int)
+//
+// weightedDeltaSumAVX2 over bfloat16 base and models (xs holds *uint16,
+// ws *float32).
+TEXT ·weightedDeltaSumBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ b+8(FP), SI
+	MOVQ xs+16(FP), R8
+	MOVQ ws+24(FP), R9
+	MOVQ m+32(FP), R10
+	MOVQ n+40(FP), CX
+	XORQ BX, BX              // element index
+
+bwd16:
+	CMPQ CX, $16
+	JL   bwddone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	LOADBF8(0(SI)(BX*2), Y2)
+	LOADBF8(16(SI)(BX*2), Y3)
+	XORQ R11, R11            // model index
+
+bwdmodels:
+	CMPQ R11, R10
+	JGE  bwdstore
+	MOVQ (R8)(R11*8), R12    // xs[k]
+	MOVQ (R9)(R11*8), R13    // ws[k]
+	LOADBF8(0(R12)(BX*2), Y4)
+	LOADBF8(16(R12)(BX*2), Y5)
+	VSUBPS Y2, Y4, Y4        // x − b
+	VSUBPS Y3, Y5, Y5
+	VMULPS 0(R13)(BX*4), Y4, Y4  // w·(x − b)
+	VMULPS 32(R13)(BX*4), Y5, Y5
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	INCQ R11
+	JMP  bwdmodels
+
+bwdstore:
+	VADDPS Y0, Y2, Y0        // b + sum
+	VADDPS Y1, Y3, Y1
+	VMOVUPS Y0, 0(DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	ADDQ $16, BX
+	SUBQ $16, CX
+	JMP  bwd16
+
+bwddone:
+	VZEROUPPER
+	RET

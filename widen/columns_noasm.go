@@ -22,3 +22,17 @@ func addColumnSquaresDot(ss, dot []float64, x, b []float32) {
 func weightedDeltaSum(out, b []float32, xs, w [][]float32, xp, wp []*float32) {
 	weightedDeltaSumRef(out, b, xs, w, 0)
 }
+
+// addColumnSquaresBF16 is addColumnSquares over bfloat16 bit patterns.
+func addColumnSquaresBF16(ss []float64, x []uint16) { addColumnSquaresBF16Ref(ss, x, 0) }
+
+// addColumnSquaresDotBF16 is addColumnSquaresDot over bfloat16 bit
+// patterns.
+func addColumnSquaresDotBF16(ss, dot []float64, x, b []uint16) {
+	addColumnSquaresDotBF16Ref(ss, dot, x, b, 0)
+}
+
+// weightedDeltaSumBF16 is weightedDeltaSum over bfloat16 base and models.
+func weightedDeltaSumBF16(out []float32, b []uint16, xs [][]uint16, w [][]float32, xp []*uint16, wp []*float32) {
+	weightedDeltaSumBF16Ref(out, b, xs, w, 0)
+}

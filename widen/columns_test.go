@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomerge/gomerge/simd"
 )
 
 // rowByRow returns the column statistics of the row-major block x (and b)
@@ -166,6 +168,70 @@ func TestWeightedDeltaSum(t *testing.T) {
 			for j := range n {
 				if math.Float32bits(out[j]) != math.Float32bits(want[j]) || math.Float32bits(ref[j]) != math.Float32bits(want[j]) {
 					t.Fatalf("n %d m %d element %d: kernel %v, reference %v, want %v", n, m, j, out[j], ref[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// randomBF16 returns n random bfloat16 bit patterns (normal values of
+// scale 1 with, for n ≥ 40, zeros, subnormals, infinities and NaNs, a
+// signalling one included, mixed in).
+func randomBF16(rng *rand.Rand, n int) []uint16 {
+	v := make([]uint16, n)
+	simd.F32ToBF16(v, randomMatrix(rng, n, 1))
+	if n >= 40 {
+		for i, s := range []uint16{0x0000, 0x8000, 0x0001, 0x8003, 0x7f80, 0xff80, 0x7fc1, 0x7f81} {
+			v[(i*13+5)%n] = s
+		}
+	}
+	return v
+}
+
+func TestBF16KernelsMatchFloat32(t *testing.T) {
+	// The bfloat16 kernels must give the bits of the float32 kernels run
+	// on simd.BF16ToF32 of the same data (NaN payloads included).
+	rng := rand.New(rand.NewPCG(12, 12))
+	widen16 := func(v []uint16) []float32 {
+		f := make([]float32, len(v))
+		simd.BF16ToF32(f, v)
+		return f
+	}
+	for _, cols := range []int{1, 3, 4, 5, 16, 17, 20, 33, 64, 1031} {
+		for _, rows := range []int{1, 4, 7} {
+			name := fmt.Sprintf("cols=%d/rows=%d", cols, rows)
+			x, b := randomBF16(rng, rows*cols), randomBF16(rng, rows*cols)
+			init0, initDot := randomF64(rng, cols), randomF64(rng, cols)
+			ss, dot := append([]float64{}, init0...), append([]float64{}, initDot...)
+			addColumnSquaresDotBF16(ss, dot, x, b)
+			want, wantDot := append([]float64{}, init0...), append([]float64{}, initDot...)
+			addColumnSquaresDotRef(want, wantDot, widen16(x), widen16(b))
+			if !sameBits(ss, want) || !sameBits(dot, wantDot) {
+				t.Fatalf("%s squares+dot: got %v %v, want %v %v", name, ss, dot, want, wantDot)
+			}
+			sq, wantSq := append([]float64{}, init0...), append([]float64{}, init0...)
+			addColumnSquaresBF16(sq, b)
+			addColumnSquaresRef(wantSq, widen16(b))
+			if !sameBits(sq, wantSq) {
+				t.Fatalf("%s squares: got %v, want %v", name, sq, wantSq)
+			}
+		}
+	}
+	for _, n := range []int{1, 15, 16, 17, 33, 100, 1031} {
+		for m := 1; m <= 3; m++ {
+			b := randomBF16(rng, n)
+			xs, xf, w := make([][]uint16, m), make([][]float32, m), make([][]float32, m)
+			for k := range m {
+				xs[k] = randomBF16(rng, n)
+				xf[k] = widen16(xs[k])
+				w[k] = randomMatrix(rng, n, 1)
+			}
+			got, want := make([]float32, n), make([]float32, n)
+			weightedDeltaSumBF16(got, b, xs, w, make([]*uint16, m), make([]*float32, m))
+			weightedDeltaSumRef(want, widen16(b), xf, w, 0)
+			for j := range n {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("n %d m %d element %d: got %v (%#x), want %v (%#x)", n, m, j, got[j], math.Float32bits(got[j]), want[j], math.Float32bits(want[j]))
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package widen
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -351,6 +352,73 @@ func TestTestbedMergeKeepsBothSkills(t *testing.T) {
 		t.Logf("%s: accuracy %.3f, answer loss %.4f", tc.task, *r.Accuracy, r.Loss)
 		if *r.Accuracy < tc.minAcc || r.Loss > tc.maxLoss {
 			t.Errorf("%s: merged accuracy %.3f, loss %.4f; want ≥ %.2f and ≤ %.2f", tc.task, *r.Accuracy, r.Loss, tc.minAcc, tc.maxLoss)
+		}
+	}
+}
+
+func TestBF16FilesMatchFloat32Sources(t *testing.T) {
+	// Merging bfloat16 tensors straight from the files (the bit-pattern
+	// kernels) must give exactly the result of merging the same values
+	// handed over as float32, for every kind of tensor, one chunk or many,
+	// with a column count that is not a multiple of the vector width.
+	family := testFamily(4, !testing.Short())
+	family[0] = append(family[0], namedTensor{"model.layers.2.mlp.gate_proj.weight", []int64{70, 37}, randomMatrix(rand.New(rand.NewPCG(1, 2)), 70*37, 1)})
+	for k := 1; k < 3; k++ {
+		family[k] = append(family[k], namedTensor{"model.layers.2.mlp.gate_proj.weight", []int64{70, 37},
+			addDelta(family[0][len(family[0])-1].data, randomMatrix(rand.New(rand.NewPCG(uint64(k), 3)), 70*37, 0.1))})
+	}
+	dir := t.TempDir()
+	var models []*formats.Model
+	for k, f := range family {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", k))
+		writeCheckpoint(t, p, formats.BF16, f, 0)
+		models = append(models, openModel(t, p))
+	}
+	m, err := New(merge.Params{"alpha": 1.0, "calibration": 1.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nt := range family[0] {
+		fromFile := &merge.Task{Name: nt.name, Shape: nt.shape}
+		fromFloats := &merge.Task{Name: nt.name, Shape: nt.shape}
+		for k, model := range models {
+			tensor, ok := model.Tensor(nt.name)
+			if !ok {
+				t.Fatalf("%s: missing", nt.name)
+			}
+			src, err := merge.NewSource(tensor, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals := make([]float32, src.Len())
+			if err := src.Read(vals, 0); err != nil {
+				t.Fatal(err)
+			}
+			if k == 0 {
+				fromFile.Base, fromFloats.Base = src, &merge.SliceSource{Data: vals, Dims: nt.shape}
+				continue
+			}
+			fromFile.Inputs = append(fromFile.Inputs, src)
+			fromFloats.Inputs = append(fromFloats.Inputs, &merge.SliceSource{Data: vals, Dims: nt.shape})
+			fromFile.Model = append(fromFile.Model, merge.Params{})
+			fromFloats.Model = append(fromFloats.Model, merge.Params{})
+		}
+		if len(nt.shape) == 2 && !isTokenEmbedding(nt.name) && hasColumnAsm && rawBF16Inputs(fromFile) == nil {
+			t.Fatalf("%s: the bfloat16 kernels are not used", nt.name)
+		}
+		var outs [2][]float32
+		for i, task := range []*merge.Task{fromFile, fromFloats} {
+			sink := &merge.SliceSink{Data: make([]float32, len(nt.data))}
+			task.Out = sink
+			if err := m.Merge(context.Background(), task); err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = sink.Data
+		}
+		for i := range outs[0] {
+			if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("%s element %d: from the file %v, from float32 %v", nt.name, i, outs[0][i], outs[1][i])
+			}
 		}
 	}
 }

@@ -3,8 +3,11 @@ package widen
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
+	"unsafe"
 
+	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/simd"
 )
@@ -161,6 +164,49 @@ func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32
 	return base, xs, nil
 }
 
+// readBF16 fills the buffers with the bfloat16 bit patterns of elements
+// [lo, hi) of the stored tensors raw (the base, then the models; see
+// rawBF16Inputs) and returns the filled base and model slices. The bit
+// patterns occupy the first half of the float32 buffers.
+func (b *blockBuffers) readBF16(raw []*formats.Tensor, lo, hi int64) ([]uint16, [][]uint16, error) {
+	n := int(hi - lo)
+	read := func(f []float32, t *formats.Tensor) ([]uint16, error) {
+		v := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(f))), n)
+		return v, t.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), 2*lo)
+	}
+	base, err := read(b.base, raw[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	xs := make([][]uint16, len(raw)-1)
+	for k := range xs {
+		if xs[k], err = read(b.x[k], raw[1+k]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return base, xs, nil
+}
+
+// rawBF16Inputs returns the stored tensors of the base and the models
+// (in that order) when the column kernels can run on their bit patterns
+// directly: every source reads a whole (uncropped) bfloat16 tensor and the
+// CPU has the assembly kernels. Otherwise it returns nil and the passes
+// read float32 through the sources. Both ways give the same bits.
+func rawBF16Inputs(t *merge.Task) []*formats.Tensor {
+	if !hasColumnAsm {
+		return nil
+	}
+	raw := make([]*formats.Tensor, 0, 1+len(t.Inputs))
+	for _, src := range append([]merge.Source{t.Base}, t.Inputs...) {
+		ts, ok := src.(*merge.TensorSource)
+		if !ok || ts.T == nil || ts.T.DType != formats.BF16 || !slices.Equal(ts.Shape(), ts.T.Shape) {
+			return nil
+		}
+		raw = append(raw, ts.T)
+	}
+	return raw
+}
+
 // mergeMatrix merges a 2-D tensor [rows, cols]. For a token embedding
 // (tokens true) WIDEN's columns are the stored rows.
 func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) error {
@@ -203,11 +249,23 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
+	raw := rawBF16Inputs(t)
 	err := forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
 		p := sum.get()
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
+			if raw != nil {
+				b, xs, err := buf.readBF16(raw, lo, hi)
+				if err != nil {
+					return err
+				}
+				addColumnSquaresBF16(p.ss0(), b)
+				for k, x := range xs {
+					addColumnSquaresDotBF16(p.ss(k), p.dot(k), x, b)
+				}
+				return nil
+			}
 			b, xs, err := buf.read(t, lo, hi)
 			if err != nil {
 				return err
@@ -271,17 +329,35 @@ func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats,
 // (tokens true).
 func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
 	n := len(t.Inputs)
+	var raw []*formats.Tensor
+	if !tokens {
+		raw = rawBF16Inputs(t)
+	}
 	return forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols)
 		defer buf.release()
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
+		xr16, xp16 := make([][]uint16, n), make([]*uint16, n)
 		return rowBlocks(c, cols, func(lo, hi int64) error {
+			out := buf.tmp[:hi-lo]
+			if raw != nil {
+				b, xs, err := buf.readBF16(raw, lo, hi)
+				if err != nil {
+					return err
+				}
+				for r := 0; r*cols < len(b); r++ {
+					for k, x := range xs {
+						xr16[k] = x[r*cols : (r+1)*cols]
+					}
+					weightedDeltaSumBF16(out[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols], xr16, w, xp16, wp)
+				}
+				return t.Out.Write(out, lo)
+			}
 			b, xs, err := buf.read(t, lo, hi)
 			if err != nil {
 				return err
 			}
-			out := buf.tmp[:len(b)]
 			r0 := int(lo) / cols
 			for r := 0; r*cols < len(b); r++ {
 				row := out[r*cols : (r+1)*cols]
