@@ -11,9 +11,14 @@
 // loaded model takes about its size on disk. All arithmetic is float32.
 //
 // Matrix products use a blocked kernel: the activations are packed into
-// 6-row panels and a 6×16 micro-kernel (AVX2/FMA assembly on amd64, pure Go
-// elsewhere or with the purego tag) accumulates each output tile over the
-// reduction dimension in a fixed order. Work is split across goroutines by
+// 6-row panels and a 6×16 micro-kernel (AVX2/FMA assembly on amd64, NEON on
+// arm64, pure Go elsewhere or with the purego tag) accumulates each output
+// tile over the reduction dimension in a fixed order. Tests run every kernel
+// the CPU supports against the pure-Go one and a float64 reference:
+//
+//	go test ./model/...
+//	go test -tags purego ./model/...
+//	GOARCH=arm64 go test -exec qemu-aarch64 ./model/... Work is split across goroutines by
 // output panel, so every result is identical for any thread count and for
 // any batching of sequences.
 //

@@ -310,6 +310,7 @@ func (mm *MatMul) panel(ws *workspace, y, a []float32, m int, w *Matrix, bias []
 	}
 }
 
-// KernelName names the matrix-product micro-kernel in use: "avx2-fma" or
-// "generic" (pure Go).
+// KernelName names the matrix-product micro-kernel in use: "avx2-fma"
+// (amd64), "neon-fma" (arm64) or "generic" (pure Go, also with the purego
+// build tag).
 func KernelName() string { return defaultKernel.name }
