@@ -19,6 +19,7 @@
 //	go test ./model/...
 //	go test -tags purego ./model/...
 //	GOARCH=arm64 go test -exec qemu-aarch64 ./model/... Work is split across goroutines by
+//
 // output panel, so every result is identical for any thread count and for
 // any batching of sequences.
 //
