@@ -18,10 +18,10 @@
 //
 //	go test ./model/...
 //	go test -tags purego ./model/...
-//	GOARCH=arm64 go test -exec qemu-aarch64 ./model/... Work is split across goroutines by
+//	GOARCH=arm64 go test -exec qemu-aarch64 ./model/...
 //
-// output panel, so every result is identical for any thread count and for
-// any batching of sequences.
+// Work is split across goroutines by output panel, so every result is
+// identical for any thread count and for any batching of sequences.
 //
 // A [Runner] holds the scratch buffers of a forward pass over a batch of
 // sequences ([Runner.Forward], [Runner.Logits]); a [Cache] keeps keys and
