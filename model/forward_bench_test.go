@@ -96,6 +96,7 @@ func benchForward(b *testing.B, m *Model, seqs, T, threads int, kern *microKerne
 	if peak > 0 {
 		b.ReportMetric(100*gf/peak, "%peak")
 	}
+	b.ReportMetric(gf/naiveRate(m.Config, 4), "×naive")
 }
 
 // BenchmarkForward reports forward-pass tokens/s for the testbed model (16
@@ -117,6 +118,28 @@ func BenchmarkForward(b *testing.B) {
 			b.Run("llama100M/"+kern.name+"/j"+string(rune('0'+j)), func(b *testing.B) { benchForward(b, big, 1, 256, j, kern) })
 		}
 	}
+}
+
+// naiveRate returns the GFLOP per CPU-second of the plain-Go triple loop on
+// one layer's matrix products (and the output projection) of cfg, for rows
+// tokens: the baseline of the ×naive ratio.
+func naiveRate(cfg Config, rows int) float64 {
+	d := cfg.HeadDim
+	shapes := [][2]int{{(cfg.Heads + 2*cfg.KVHeads) * d, cfg.Hidden}, {cfg.Hidden, cfg.Heads * d}, {2 * cfg.Intermediate, cfg.Hidden}, {cfg.Hidden, cfg.Intermediate}, {cfg.Vocab, cfg.Hidden}}
+	r := rand.New(rand.NewPCG(5, 6))
+	best := 0.0
+	for range 3 { // the best of three, like the kernel's steady state
+		var t timer
+		var flops float64
+		for _, s := range shapes {
+			x, w, y := randSlice(r, rows*s[1]), randSlice(r, s[0]*s[1]), make([]float32, rows*s[0])
+			t.run(func() { naiveMatMul(y, x, w, rows, s[0], s[1]) })
+			flops += 2 * float64(rows*s[0]*s[1])
+		}
+		t.n = 1
+		best = max(best, t.gigaCPU(flops))
+	}
+	return best
 }
 
 // BenchmarkNaiveMatMul runs the matrix products of one layer of each model
