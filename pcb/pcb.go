@@ -105,6 +105,12 @@ type method struct {
 	// prepared tensor (by name).
 	stats    []taskStats
 	prepared map[string]bool
+
+	// For tests: noSpeculate forces the two selection passes for the drop
+	// threshold; speculated and fellBack count the groups whose threshold
+	// came from the speculative pass or needed the selection passes.
+	noSpeculate          bool
+	speculated, fellBack atomic.Int64
 }
 
 func newMethod(g merge.Params) (merge.Method, error) {
@@ -232,11 +238,16 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 		sel[k] = orderstat.NewSelector(true, clipLoRank(d, m.clip), clipHiRank(d, m.clip))
 	}
 	nonPositive := make([]atomic.Int64, n)
-	err := g.select2(ctx, sel, func(b *buffers, add func(int, []float32)) {
+	smp := newSampler(g)
+	err := g.select2(ctx, sel, func(it item, off int64, b *buffers, add func(int, []float32)) {
 		for k, tau := range b.tau {
 			add(k, tau)
 		}
-		if m.pairwise || sel[0].Pass() != 0 {
+		if sel[0].Pass() != 0 {
+			return
+		}
+		smp.add(it.idx, off, b)
+		if m.pairwise {
 			return
 		}
 		sumTau(b)
@@ -250,6 +261,7 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 		return nil, err
 	}
 	thrRank, maxRank := dropRank(d, m.ratio), d-1
+	ranks := make([]scoreRank, n)
 	for k, s := range sel {
 		r := s.Results()
 		st[k].lo, st[k].hi = r[0], r[1]
@@ -261,14 +273,28 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 		if st[k].positive {
 			offset = c0
 		}
+		ranks[k] = scoreRank{k: thrRank - offset, pop: d - offset}
 		sel[k] = orderstat.NewSelector(false, thrRank-offset, maxRank-offset)
 	}
-	// Passes 3–4: the balance score at the drop position, and its maximum.
-	// The second of them skips entries whose score is provably below the
-	// lowest bucket it counts.
 	env := newEnvelope(n)
+	// Pass 3: the drop threshold and maximum in one pass when the sample's
+	// band holds the drop position (see speculate.go).
+	if !m.noSpeculate {
+		ok, err := m.speculate(ctx, g, st, smp, env, ranks)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.speculated.Add(1)
+			return st, nil
+		}
+	}
+	m.fellBack.Add(1)
+	// Otherwise passes 3–4: the balance score at the drop position, and its
+	// maximum. The second of them skips entries whose score is provably
+	// below the lowest bucket it counts.
 	var floor []float32
-	err = g.select2(ctx, sel, func(b *buffers, add func(int, []float32)) {
+	err = g.select2(ctx, sel, func(_ item, _ int64, b *buffers, add func(int, []float32)) {
 		scores(b, st, m.pairwise, env, floor, add)
 	}, func() {
 		floor = make([]float32, n)

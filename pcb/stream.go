@@ -28,8 +28,9 @@ type group struct {
 
 // item is one chunk of one tensor.
 type item struct {
-	t *merge.Task
-	c merge.Chunk
+	t   *merge.Task
+	c   merge.Chunk
+	idx int // position in group.items
 }
 
 func newGroup(tasks []*merge.Task, threads int) *group {
@@ -40,7 +41,7 @@ func newGroup(tasks []*merge.Task, threads int) *group {
 	for _, t := range tasks {
 		g.d += t.Len()
 		for _, c := range merge.Chunks(t.Len(), 1) {
-			g.items = append(g.items, item{t: t, c: c})
+			g.items = append(g.items, item{t: t, c: c, idx: len(g.items)})
 		}
 	}
 	return g
@@ -138,9 +139,10 @@ func (g *group) forEach(ctx context.Context, fn func(it item, off int64, cd *chu
 }
 
 // select2 runs the two passes of the selectors (one per task vector); feed
-// is called for every block and adds each task's values with add(k, vals).
-// between, if given, runs after the first pass.
-func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed func(b *buffers, add func(k int, vals []float32)), between ...func()) error {
+// is called for every block (of item it, at element offset off of its
+// tensor) and adds each task's values with add(k, vals). between, if given,
+// runs after the first pass.
+func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed func(it item, off int64, b *buffers, add func(k int, vals []float32)), between ...func()) error {
 	add := func(k int, vals []float32) { sel[k].Add(vals) }
 	for !sel[0].Done() {
 		if sel[0].Pass() == 1 {
@@ -148,8 +150,8 @@ func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed fun
 				f()
 			}
 		}
-		err := g.forEach(ctx, func(_ item, _ int64, cd *chunkData) error {
-			cd.blocks(func(_ int, b *buffers) { feed(b, add) })
+		err := g.forEach(ctx, func(it item, off int64, cd *chunkData) error {
+			cd.blocks(func(at int, b *buffers) { feed(it, off+int64(at), b, add) })
 			return nil
 		})
 		if err != nil {

@@ -1,0 +1,259 @@
+package pcb
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
+// Speculative drop threshold. The exact radix selection of the balance
+// score's drop position takes two passes over the inputs (high then low
+// bits). Instead, the first pass keeps a small systematic sample of the task
+// vectors; once the clip bounds are known, the sample's balance scores
+// locate a narrow band [lo, hi] of values that very likely holds the drop
+// position. One pass then counts the scores below and above the band
+// (entries whose score is provably below it are skipped by the envelope,
+// without exp or tanh), keeps the scores inside it and tracks the maximum.
+// If the drop position's rank falls inside the band, the threshold is the
+// band's value at that rank — exact, whatever the sample was. Otherwise (an
+// unlucky sample, a NaN score, a band larger than bandBudget) the two
+// selection passes run as before. Either way the statistics are the same,
+// so the output does not depend on which path was taken.
+
+// sampleSpan is the length of the runs of consecutive entries sampled, one
+// run every sampler.stride entries of each tensor.
+const sampleSpan = 16
+
+// sampleTarget is about how many entries (per task vector) the sample holds
+// for large models: 4 MiB of float32 per task vector.
+const sampleTarget = 1 << 20
+
+// bandBudget is the most band values kept over all task vectors (128 MiB);
+// a larger band falls back to the selection passes.
+const bandBudget = 1 << 25
+
+// sampler collects the task vectors at the tensor offsets o with o mod
+// stride < sampleSpan, per item (chunk) so that the sample does not depend
+// on how chunks are spread over goroutines.
+type sampler struct {
+	stride int64
+	rows   [][][]float32 // per item, per task
+}
+
+func newSampler(g *group) *sampler {
+	stride := int64(sampleSpan)
+	for g.d/stride*sampleSpan > sampleTarget {
+		stride *= 2
+	}
+	s := &sampler{stride: stride, rows: make([][][]float32, len(g.items))}
+	for i := range s.rows {
+		s.rows[i] = make([][]float32, g.n)
+	}
+	return s
+}
+
+// add samples one block of item it whose first entry is at tensor offset off.
+func (s *sampler) add(it int, off int64, b *buffers) {
+	end := off + int64(len(b.base))
+	for p := off - off%s.stride; p < end; p += s.stride {
+		lo, hi := max(p, off), min(p+sampleSpan, end)
+		if lo >= hi {
+			continue
+		}
+		for k, tau := range b.tau {
+			s.rows[it][k] = append(s.rows[it][k], tau[lo-off:hi-off]...)
+		}
+	}
+}
+
+// tasks returns the sample as one row per task vector, in item order.
+func (s *sampler) tasks(n int) [][]float32 {
+	out := make([][]float32, n)
+	for _, r := range s.rows {
+		for k := range out {
+			out[k] = append(out[k], r[k]...)
+		}
+	}
+	return out
+}
+
+// rowBlocks calls fn with the buffers of each block of the rows tau (one per
+// task vector, equal lengths), as chunkData.blocks does for a chunk.
+func (g *group) rowBlocks(tau [][]float32, fn func(b *buffers)) {
+	b := g.getScratch()
+	defer g.scratch.Put(b)
+	full := b.sum[:blockElems]
+	zero := make([]float32, blockElems)
+	size := 0
+	if len(tau) > 0 {
+		size = len(tau[0])
+	}
+	for lo := 0; lo < size; lo += blockElems {
+		hi := min(lo+blockElems, size)
+		n := hi - lo
+		b.base = zero[:n]
+		for k := range tau {
+			b.tau[k] = tau[k][lo:hi]
+			b.bal[k] = b.bal[k][:cap(b.bal[k])][:n]
+			b.norm[k] = b.norm[k][:cap(b.norm[k])][:n]
+		}
+		b.sum = full[:n]
+		b.den = b.den[:cap(b.den)][:n]
+		fn(b)
+	}
+	b.sum = full
+}
+
+// scoreRank is where one task's drop threshold sits: rank k among pop
+// values (the positive-x entries, or all d).
+type scoreRank struct {
+	k, pop int64
+}
+
+// band returns, per task vector, the band [lo, hi] of balance scores
+// expected to hold the drop position, from the sample's scores; ok is false
+// when the sample is too small or holds a NaN score.
+func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *envelope, ranks []scoreRank) (lo, hi []float32, ok bool) {
+	n := len(st)
+	vals := make([][]float32, n)
+	g.rowBlocks(sample, func(b *buffers) {
+		scores(b, st, pairwise, env, nil, func(k int, B []float32) {
+			vals[k] = append(vals[k], B...)
+		})
+	})
+	lo, hi = make([]float32, n), make([]float32, n)
+	for k, v := range vals {
+		m := len(v)
+		if m < 64 || slices.ContainsFunc(v, func(x float32) bool { return x != x }) {
+			return nil, nil, false
+		}
+		slices.Sort(v)
+		q := float64(ranks[k].k) / float64(ranks[k].pop)
+		at := int(q * float64(m))
+		// Six standard deviations of the sample rank, plus 0.2% of the
+		// sample for a sample that is not quite representative.
+		delta := int(6*math.Sqrt(float64(m)*q*(1-q))) + m/512 + 16
+		lo[k], hi[k] = float32(math.Inf(-1)), float32(math.Inf(1))
+		if at-delta >= 0 {
+			lo[k] = v[at-delta]
+		}
+		if at+delta < m {
+			hi[k] = v[at+delta]
+		}
+	}
+	return lo, hi, true
+}
+
+// bandCounts is one item's tally of the scores against the bands.
+type bandCounts struct {
+	in    [][]float32 // per task: scores in [lo, hi]
+	nIn   []int64     // per task: how many (also when not kept)
+	above []int64     // per task: scores above hi
+	max   []float32   // per task: the largest score ≥ lo
+	nan   bool        // a NaN score was met
+}
+
+// speculate computes every task's thr and max in one pass over the group
+// from the sample's bands; it returns false (and leaves st alone) when the
+// drop position was not inside its band.
+func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *sampler, env *envelope, ranks []scoreRank) (bool, error) {
+	n := g.n
+	lo, hi, ok := g.band(smp.tasks(n), st, m.pairwise, env, ranks)
+	if !ok {
+		return false, nil
+	}
+	acc := make([]*bandCounts, len(g.items))
+	var kept atomic.Int64
+	err := g.forEach(ctx, func(it item, _ int64, cd *chunkData) error {
+		a := acc[it.idx]
+		if a == nil {
+			a = &bandCounts{in: make([][]float32, n), nIn: make([]int64, n), above: make([]int64, n), max: make([]float32, n)}
+			for k := range a.max {
+				a.max[k] = float32(math.Inf(-1))
+			}
+			acc[it.idx] = a
+		}
+		cd.blocks(func(_ int, b *buffers) {
+			scores(b, st, m.pairwise, env, lo, func(k int, B []float32) {
+				l, h := lo[k], hi[k]
+				mx := a.max[k]
+				start := len(a.in[k])
+				for _, v := range B {
+					if v < l {
+						continue
+					}
+					if v != v {
+						a.nan = true
+						continue
+					}
+					mx = max(mx, v)
+					if v > h {
+						a.above[k]++
+						continue
+					}
+					a.in[k] = append(a.in[k], v)
+				}
+				a.max[k] = mx
+				added := int64(len(a.in[k]) - start)
+				a.nIn[k] += added
+				if kept.Add(added) > bandBudget {
+					a.in[k] = a.in[k][:0]
+				}
+			})
+		})
+		if kept.Load() > bandBudget {
+			for k := range a.in {
+				a.in[k] = nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if kept.Load() > bandBudget {
+		return false, nil
+	}
+	thr, mx := make([]float32, n), make([]float32, n)
+	for k := range n {
+		var in []float32
+		var nIn, above int64
+		top := float32(math.Inf(-1))
+		for _, a := range acc {
+			if a == nil {
+				continue
+			}
+			if a.nan {
+				return false, nil
+			}
+			in = append(in, a.in[k]...)
+			nIn += a.nIn[k]
+			above += a.above[k]
+			top = max(top, a.max[k])
+		}
+		if int64(len(in)) != nIn {
+			return false, fmt.Errorf("pcb: band of task vector %d lost values", k+1)
+		}
+		below := ranks[k].pop - nIn - above
+		r := ranks[k].k - below
+		if below < 0 || r < 0 || r >= nIn {
+			return false, nil
+		}
+		slices.Sort(in)
+		thr[k], mx[k] = plusZero(in[r]), plusZero(top)
+	}
+	for k := range st {
+		st[k].thr, st[k].max = thr[k], mx[k]
+	}
+	return true, nil
+}
+
+// plusZero returns v, with −0 as +0 (as the radix selection returns zeros).
+func plusZero(v float32) float32 {
+	if v == 0 {
+		return 0
+	}
+	return v
+}
