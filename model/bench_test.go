@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomerge/gomerge/simd"
 )
 
 // The figures below are measured two ways: wall time of the fastest
@@ -84,7 +86,23 @@ func BenchmarkMatMul(b *testing.B) {
 		x, w := randSlice(r, m*k), randSlice(r, n*k)
 		y := make([]float32, m*n)
 		pm := NewMatrixF32(w, n, k)
+		pb := newMatrix(n, k, elemBF16)
+		u := make([]uint16, n*k)
+		simd.F32ToBF16(u, w)
+		pb.setRowsU16(0, u)
 		for _, kern := range kernels() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/bf16/j1", kern.name, m, n, k), func(b *testing.B) {
+				mm := &MatMul{kernel: kern}
+				var t timer
+				for b.Loop() {
+					t.run(func() { mm.Mul(context.Background(), y, x, m, pb, nil, 1) })
+				}
+				gf := t.gigaCPU(2 * float64(m*n*k))
+				b.ReportMetric(gf, "GFLOP/s")
+				if peak > 0 {
+					b.ReportMetric(100*gf/peak, "%peak")
+				}
+			})
 			b.Run(fmt.Sprintf("%s/%dx%dx%d/j1", kern.name, m, n, k), func(b *testing.B) {
 				mm := &MatMul{kernel: kern}
 				var t timer

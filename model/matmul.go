@@ -23,7 +23,14 @@ const (
 type microKernel struct {
 	name string
 	run  func(kc int, a, b, c []float32, ldc int, acc bool)
+	// row64, if set, computes one row against four panels at once (see
+	// kernel1x64FMA) with the same per-element order as run; Mul uses it for
+	// products of fewer than rowKernelMax rows (decoding).
+	row64 func(kc int, a, b []float32, stride int, c []float32, acc bool)
 }
+
+// rowKernelMax is the row count below which Mul uses the row64 kernel.
+const rowKernelMax = 4
 
 // kernelGeneric is the pure-Go micro-kernel (no fused multiply-add).
 var kernelGeneric = &microKernel{name: "generic", run: genericKernel}
@@ -231,9 +238,13 @@ func (mm *MatMul) Mul(ctx context.Context, y, x []float32, m int, w *Matrix, bia
 	if m == 0 {
 		return nil
 	}
+	np := w.panels()
+	kern := mm.kern()
+	if kern.row64 != nil && m < rowKernelMax {
+		return mm.mulRows(ctx, kern, y, x, m, w, bias, threads)
+	}
 	mm.packed = packRows(mm.packed, x, m, w.K)
 	a := mm.packed
-	np := w.panels()
 	if threads < 1 {
 		threads = 1
 	}
@@ -246,7 +257,7 @@ func (mm *MatMul) Mul(ctx context.Context, y, x []float32, m int, w *Matrix, bia
 	run := func() {
 		ws, _ := mm.pool.Get().(*workspace)
 		if ws == nil {
-			ws = &workspace{buf: make([]float32, kc*nr)}
+			ws = &workspace{buf: make([]float32, 4*kc*nr)}
 		}
 		defer mm.pool.Put(ws)
 		for {
@@ -255,6 +266,77 @@ func (mm *MatMul) Mul(ctx context.Context, y, x []float32, m int, w *Matrix, bia
 				return
 			}
 			mm.panel(ws, y, a, m, w, bias, p)
+		}
+	}
+	if threads == 1 {
+		run()
+	} else {
+		var wg sync.WaitGroup
+		for range threads {
+			wg.Go(run)
+		}
+		wg.Wait()
+	}
+	return ctx.Err()
+}
+
+// mulRows is Mul for a few rows: units of four full panels go through the
+// row64 kernel, the remaining panels through panel. Both reduce every
+// element in the same order, so results equal those of the packed path.
+func (mm *MatMul) mulRows(ctx context.Context, kern *microKernel, y, x []float32, m int, w *Matrix, bias []float32, threads int) error {
+	np := w.panels()
+	groups := w.N / (4 * nr) // groups of four full panels
+	units := groups + (np - 4*groups)
+	var packed []float32 // packed rows for the leftover panels
+	if np > 4*groups {
+		mm.packed = packRows(mm.packed, x, m, w.K)
+		packed = mm.packed
+	}
+	if work := m * w.N * w.K; work < 1<<16 {
+		threads = 1
+	}
+	threads = max(1, min(threads, units))
+	var next atomic.Int64
+	run := func() {
+		ws, _ := mm.pool.Get().(*workspace)
+		if ws == nil {
+			ws = &workspace{buf: make([]float32, 4*kc*nr)}
+		}
+		defer mm.pool.Put(ws)
+		for {
+			u := int(next.Add(1) - 1)
+			if u >= units || ctx.Err() != nil {
+				return
+			}
+			if u >= groups {
+				mm.panel(ws, y, packed, m, w, bias, 4*groups+(u-groups))
+				continue
+			}
+			K, N := w.K, w.N
+			c0 := u * 4 * nr
+			for k0 := 0; k0 < K; k0 += kc {
+				n := min(kc, K-k0)
+				b, stride := ws.buf, n*nr
+				if w.kind == elemF32 {
+					// The four panels are K·16 apart in the matrix itself.
+					b, stride = w.f32[(4*u*K+k0)*nr:], K*nr
+				} else {
+					for p := 0; p < 4; p++ {
+						w.block(ws.buf[p*n*nr:(p+1)*n*nr], 4*u+p, k0, n)
+					}
+				}
+				for r := 0; r < m; r++ {
+					kern.row64(n, x[r*K+k0:], b, stride, y[r*N+c0:], k0 > 0)
+				}
+			}
+			if bias != nil {
+				for r := 0; r < m; r++ {
+					yr := y[r*N+c0 : r*N+c0+4*nr]
+					for j := range yr {
+						yr[j] += bias[c0+j]
+					}
+				}
+			}
 		}
 	}
 	if threads == 1 {

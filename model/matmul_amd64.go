@@ -17,6 +17,19 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kernel6x16FMA(kc int, a, b, c *float32, ldc int, acc bool)
 
+// kernel1x64FMA computes one row against four consecutive panels (b, b+stride,
+// b+2·stride, b+3·stride, each [kc][16]) with the same per-element order as
+// kernel6x16FMA:
+//
+//	for p := range 4 { for j := range 16 {
+//		s := 0
+//		for k := range kc { s = fma(a[k], b[p*stride+k*16+j], s) }
+//		c[p*16+j] = s (+ old c[p*16+j] if acc)
+//	}}
+//
+//go:noescape
+func kernel1x64FMA(kc int, a, b *float32, stride int, c *float32, acc bool)
+
 // peakFMA runs n iterations of 12 independent register FMAs (192·n FLOPs).
 //
 //go:noescape
@@ -35,6 +48,12 @@ var kernelFMA = &microKernel{
 		_ = b[kc*nr-1]
 		_ = c[(mr-1)*ldc+nr-1]
 		kernel6x16FMA(kc, &a[0], &b[0], &c[0], ldc, acc)
+	},
+	row64: func(kc int, a, b []float32, stride int, c []float32, acc bool) {
+		_ = a[kc-1]
+		_ = b[3*stride+kc*nr-1]
+		_ = c[4*nr-1]
+		kernel1x64FMA(kc, &a[0], &b[0], stride, &c[0], acc)
 	},
 }
 

@@ -84,6 +84,79 @@ done:
 	VZEROUPPER
 	RET
 
+// ROW64 is one k of the 1×64 kernel: the broadcast of (AX) times 16 values
+// of each of four panels (at BX, R8, R9, R10).
+#define ROW64(aoff, boff) \
+	VBROADCASTSS aoff(AX), Y14 \
+	VFMADD231PS  boff(BX), Y14, Y0 \
+	VFMADD231PS  boff+32(BX), Y14, Y1 \
+	VFMADD231PS  boff(R8), Y14, Y2 \
+	VFMADD231PS  boff+32(R8), Y14, Y3 \
+	VFMADD231PS  boff(R9), Y14, Y4 \
+	VFMADD231PS  boff+32(R9), Y14, Y5 \
+	VFMADD231PS  boff(R10), Y14, Y6 \
+	VFMADD231PS  boff+32(R10), Y14, Y7
+
+// func kernel1x64FMA(kc int, a, b *float32, stride int, c *float32, acc bool)
+TEXT ·kernel1x64FMA(SB), NOSPLIT, $0-41
+	MOVQ    kc+0(FP), CX
+	MOVQ    a+8(FP), AX
+	MOVQ    b+16(FP), BX
+	MOVQ    stride+24(FP), R11
+	SHLQ    $2, R11
+	MOVQ    c+32(FP), DX
+	MOVBQZX acc+40(FP), R12
+	LEAQ    (BX)(R11*1), R8
+	LEAQ    (R8)(R11*1), R9
+	LEAQ    (R9)(R11*1), R10
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	CMPQ    CX, $2
+	JLT     r64tail
+r64loop2:
+	ROW64(0, 0)
+	ROW64(4, 64)
+	ADDQ    $8, AX
+	ADDQ    $128, BX
+	ADDQ    $128, R8
+	ADDQ    $128, R9
+	ADDQ    $128, R10
+	SUBQ    $2, CX
+	CMPQ    CX, $2
+	JGE     r64loop2
+r64tail:
+	TESTQ   CX, CX
+	JZ      r64done
+	ROW64(0, 0)
+r64done:
+	TESTQ   R12, R12
+	JZ      r64store
+	VADDPS  (DX), Y0, Y0
+	VADDPS  32(DX), Y1, Y1
+	VADDPS  64(DX), Y2, Y2
+	VADDPS  96(DX), Y3, Y3
+	VADDPS  128(DX), Y4, Y4
+	VADDPS  160(DX), Y5, Y5
+	VADDPS  192(DX), Y6, Y6
+	VADDPS  224(DX), Y7, Y7
+r64store:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
 // func peakFMA(n int) runs n iterations of 12 independent 8-lane FMAs on
 // registers (no memory traffic): 192·n float32 FLOPs.
 TEXT ·peakFMA(SB), NOSPLIT, $0-8
