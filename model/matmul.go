@@ -27,6 +27,8 @@ type microKernel struct {
 	// kernel1x64FMA) with the same per-element order as run; Mul uses it for
 	// products of fewer than rowKernelMax rows (decoding).
 	row64 func(kc int, a, b []float32, stride int, c []float32, acc bool)
+	// row64BF16, if set, is row64 reading bfloat16 panels directly.
+	row64BF16 func(kc int, a []float32, b []uint16, stride int, c []float32, acc bool)
 }
 
 // rowKernelMax is the row count below which Mul uses the row64 kernel.
@@ -316,6 +318,13 @@ func (mm *MatMul) mulRows(ctx context.Context, kern *microKernel, y, x []float32
 			c0 := u * 4 * nr
 			for k0 := 0; k0 < K; k0 += kc {
 				n := min(kc, K-k0)
+				if w.kind == elemBF16 && kern.row64BF16 != nil {
+					b := w.u16[(4*u*K+k0)*nr:]
+					for r := 0; r < m; r++ {
+						kern.row64BF16(n, x[r*K+k0:], b, K*nr, y[r*N+c0:], k0 > 0)
+					}
+					continue
+				}
 				b, stride := ws.buf, n*nr
 				if w.kind == elemF32 {
 					// The four panels are K·16 apart in the matrix itself.

@@ -30,6 +30,12 @@ func kernel6x16FMA(kc int, a, b, c *float32, ldc int, acc bool)
 //go:noescape
 func kernel1x64FMA(kc int, a, b *float32, stride int, c *float32, acc bool)
 
+// kernel1x64BF16 is kernel1x64FMA with bfloat16 panels (stride in
+// elements), widened exactly (bits << 16) in registers.
+//
+//go:noescape
+func kernel1x64BF16(kc int, a *float32, b *uint16, stride int, c *float32, acc bool)
+
 // peakFMA runs n iterations of 12 independent register FMAs (192·n FLOPs).
 //
 //go:noescape
@@ -54,6 +60,12 @@ var kernelFMA = &microKernel{
 		_ = b[3*stride+kc*nr-1]
 		_ = c[4*nr-1]
 		kernel1x64FMA(kc, &a[0], &b[0], stride, &c[0], acc)
+	},
+	row64BF16: func(kc int, a []float32, b []uint16, stride int, c []float32, acc bool) {
+		_ = a[kc-1]
+		_ = b[3*stride+kc*nr-1]
+		_ = c[4*nr-1]
+		kernel1x64BF16(kc, &a[0], &b[0], stride, &c[0], acc)
 	},
 }
 

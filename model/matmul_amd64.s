@@ -157,6 +157,85 @@ r64store:
 	VZEROUPPER
 	RET
 
+// CVT16 loads 8 bfloat16 at addr as float32 into Y.
+#define CVT16(addr, Y) \
+	VPMOVZXWD addr, Y \
+	VPSLLD    $16, Y, Y
+
+// ROW64BF is ROW64 with bfloat16 panels widened in registers.
+#define ROW64BF(aoff, boff) \
+	VBROADCASTSS aoff(AX), Y14 \
+	CVT16(boff(BX), Y8) \
+	CVT16(boff+16(BX), Y9) \
+	CVT16(boff(R8), Y10) \
+	CVT16(boff+16(R8), Y11) \
+	VFMADD231PS  Y8, Y14, Y0 \
+	VFMADD231PS  Y9, Y14, Y1 \
+	VFMADD231PS  Y10, Y14, Y2 \
+	VFMADD231PS  Y11, Y14, Y3 \
+	CVT16(boff(R9), Y8) \
+	CVT16(boff+16(R9), Y9) \
+	CVT16(boff(R10), Y10) \
+	CVT16(boff+16(R10), Y11) \
+	VFMADD231PS  Y8, Y14, Y4 \
+	VFMADD231PS  Y9, Y14, Y5 \
+	VFMADD231PS  Y10, Y14, Y6 \
+	VFMADD231PS  Y11, Y14, Y7
+
+// func kernel1x64BF16(kc int, a *float32, b *uint16, stride int, c *float32, acc bool)
+TEXT ·kernel1x64BF16(SB), NOSPLIT, $0-41
+	MOVQ    kc+0(FP), CX
+	MOVQ    a+8(FP), AX
+	MOVQ    b+16(FP), BX
+	MOVQ    stride+24(FP), R11
+	SHLQ    $1, R11
+	MOVQ    c+32(FP), DX
+	MOVBQZX acc+40(FP), R12
+	LEAQ    (BX)(R11*1), R8
+	LEAQ    (R8)(R11*1), R9
+	LEAQ    (R9)(R11*1), R10
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	TESTQ   CX, CX
+	JZ      bfdone
+bfloop:
+	ROW64BF(0, 0)
+	ADDQ    $4, AX
+	ADDQ    $32, BX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	DECQ    CX
+	JNZ     bfloop
+bfdone:
+	TESTQ   R12, R12
+	JZ      bfstore
+	VADDPS  (DX), Y0, Y0
+	VADDPS  32(DX), Y1, Y1
+	VADDPS  64(DX), Y2, Y2
+	VADDPS  96(DX), Y3, Y3
+	VADDPS  128(DX), Y4, Y4
+	VADDPS  160(DX), Y5, Y5
+	VADDPS  192(DX), Y6, Y6
+	VADDPS  224(DX), Y7, Y7
+bfstore:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
 // func peakFMA(n int) runs n iterations of 12 independent 8-lane FMAs on
 // registers (no memory traffic): 192·n float32 FLOPs.
 TEXT ·peakFMA(SB), NOSPLIT, $0-8

@@ -104,9 +104,20 @@ func TestMatMul(t *testing.T) {
 // thread count or on the other rows of the product (batching).
 func TestMatMulThreadsAndRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	m, n, k := 23, 70, 700
+	m, n, k := 23, 200, 700
 	x, w := randSlice(r, m*k), randSlice(r, n*k)
-	pm := NewMatrixF32(w, n, k)
+	pb := newMatrix(n, k, elemBF16)
+	u := make([]uint16, n*k)
+	simd.F32ToBF16(u, w)
+	pb.setRowsU16(0, u)
+	for _, pm := range []*Matrix{NewMatrixF32(w, n, k), pb} {
+		checkRowsIndependent(t, pm, x, m, n, k)
+	}
+}
+
+// checkRowsIndependent checks one matrix: each row alone (the few-rows
+// kernel), with several thread counts, against the whole batch.
+func checkRowsIndependent(t *testing.T, pm *Matrix, x []float32, m, n, k int) {
 	all := make([]float32, m*n)
 	mm := &MatMul{}
 	mm.Mul(context.Background(), all, x, m, pm, nil, 1)
