@@ -17,6 +17,12 @@
 // dot products, accumulated in float64 and combined in chunk order), once
 // for the weighted sum — so memory does not depend on the tensor's size
 // apart from a few vectors with one entry per column.
+//
+// Both passes sweep cache-sized blocks of whole rows. On amd64 with AVX2
+// and FMA, assembly kernels accumulate the column statistics and fuse the
+// weighted sum (columns_amd64.s); they give the bits of the Go reference
+// loops in columns.go, which run elsewhere. Stored bfloat16 tensors are
+// fed to the kernels as bit patterns, without a float32 copy.
 package widen
 
 import (
