@@ -614,49 +614,68 @@ func (m *gta) final(ctx context.Context, t *merge.Task, ps []modelPlan, align in
 		if err := m.sparsifyChunk(ctx, t, ps, chunks[c.Index], chain, d, cols, m.rescale == rescaleExact); err != nil {
 			return err
 		}
-		for k := range ps {
-			if ps[k].scale != 1 {
-				simd.Scale(d[k], ps[k].scale)
-			}
-		}
 		mixed := merge.GetFloats(n)
 		defer merge.PutFloats(mixed)
-		if m.v.consensus {
-			div := merge.GetFloats(n)
-			defer merge.PutFloats(div)
-			if m.unweighted {
-				electUnweighted(mixed, div, d, w)
-			} else {
-				for k := range d {
-					simd.Scale(d[k], w[k])
-				}
-				simd.TIESElect(mixed, div, d, w)
-			}
-			if m.normalize {
-				for i, v := range div {
-					if v == 0 {
-						v = 1
-					}
-					mixed[i] /= v
-				}
-			}
-		} else {
-			clear(mixed)
+		div := merge.GetFloats(n)
+		defer merge.PutFloats(div)
+		// The combination runs in blocks that stay in the CPU cache.
+		sub := make([][]float32, K)
+		for lo := 0; lo < n; lo += combineBlock {
+			hi := min(lo+combineBlock, n)
 			for k := range d {
-				simd.AddScaled(mixed, w[k], d[k])
+				sub[k] = d[k][lo:hi]
 			}
-			if m.normalize {
-				for i := range mixed {
-					mixed[i] /= wsum
-				}
-			}
+			m.combine(mixed[lo:hi], div[lo:hi], base[lo:hi], sub, ps, w, wsum)
 		}
-		if m.lambda != 1 {
-			simd.Scale(mixed, m.lambda)
-		}
-		simd.Add(mixed, base, mixed)
 		return t.Out.Write(mixed, c.Lo)
 	})
+}
+
+// combineBlock is the number of elements combine handles at a time: the
+// block's N + 3 float32 slices fit in a core's L2 cache.
+const combineBlock = 8192
+
+// combine turns one block of sparsified task vectors d into the merged
+// values, in mixed (div is scratch): rescale, weight, sign election or sum,
+// normalisation, lambda, plus base. d is modified.
+func (m *gta) combine(mixed, div, base []float32, d [][]float32, ps []modelPlan, w []float32, wsum float32) {
+	for k := range ps {
+		if ps[k].scale != 1 {
+			simd.Scale(d[k], ps[k].scale)
+		}
+	}
+	if m.v.consensus {
+		if m.unweighted {
+			electUnweighted(mixed, div, d, w)
+		} else {
+			for k := range d {
+				simd.Scale(d[k], w[k])
+			}
+			simd.TIESElect(mixed, div, d, w)
+		}
+		if m.normalize {
+			for i, v := range div {
+				if v == 0 {
+					v = 1
+				}
+				mixed[i] /= v
+			}
+		}
+	} else {
+		clear(mixed)
+		for k := range d {
+			simd.AddScaled(mixed, w[k], d[k])
+		}
+		if m.normalize {
+			for i := range mixed {
+				mixed[i] /= wsum
+			}
+		}
+	}
+	if m.lambda != 1 {
+		simd.Scale(mixed, m.lambda)
+	}
+	simd.Add(mixed, base, mixed)
 }
 
 func hasZero(ps []modelPlan) bool {
