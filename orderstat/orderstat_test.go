@@ -367,3 +367,55 @@ func BenchmarkSelector(b *testing.B) {
 		})
 	}
 }
+
+// TestAbsZerosInLowestBucket: task-vector-like data with many exact zeros
+// (±0) and a few subnormals, which share the lowest bucket with them; ranks
+// among the zeros, the subnormals and the top, two to four at a time (the
+// comparison path of the second pass, which counts the zeros apart).
+func TestAbsZerosInLowestBucket(t *testing.T) {
+	const n = 50000
+	r := rand.New(rand.NewPCG(5, 6))
+	data := make([]float32, n)
+	for i := range data {
+		switch r.IntN(10) {
+		case 0, 1:
+			data[i] = 0
+		case 2:
+			data[i] = float32(math.Copysign(0, -1))
+		case 3:
+			if r.IntN(50) == 0 {
+				data[i] = math.Float32frombits(uint32(1 + r.IntN(1000))) // subnormal
+			} else {
+				data[i] = float32(r.NormFloat64() * 1e-3)
+			}
+		default:
+			data[i] = float32(r.NormFloat64() * 1e-3)
+		}
+	}
+	want := sortedRef(data, true)
+	zeros := 0
+	for _, v := range data {
+		if v == 0 {
+			zeros++
+		}
+	}
+	rankSets := [][]int64{
+		{int64(n / 100), n - n/100 - 1},  // clip positions: a zero and the top
+		{int64(zeros - 1), int64(zeros)}, // the last zero, the first subnormal
+		{0, int64(zeros + 3), n / 2, n - 1},
+		{int64(zeros + 1)},
+	}
+	for _, ks := range rankSets {
+		for _, workers := range []int{1, 3} {
+			got, err := KthAbs(context.Background(), concurrent(data, workers), ks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, k := range ks {
+				if !sameValue(got[i], want[k]) {
+					t.Errorf("ranks %v workers %d: rank %d = %g (%#x), want %g (%#x)", ks, workers, k, got[i], math.Float32bits(got[i]), want[k], math.Float32bits(want[k]))
+				}
+			}
+		}
+	}
+}
