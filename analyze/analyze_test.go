@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomerge/gomerge/analyze"
 	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/formats/formatstest"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -49,38 +50,10 @@ func baseValue(name string, i int) float32 {
 
 func write(t *testing.T, path string, sp []formats.TensorSpec, value func(name string, i int) float32) {
 	t.Helper()
-	w, err := formats.Create(path, sp, formats.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, s := range sp {
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = value(s.Name, i)
-		}
-		if _, err := w.WriteFloat32(s.Name, 0, v, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	formatstest.WriteFunc(t, path, sp, value, nil)
 }
 
-func open(t *testing.T, path string) *formats.Model {
-	t.Helper()
-	m, err := formats.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func open(t *testing.T, path string) *formats.Model { return formatstest.Open(t, path) }
 
 func TestSuggestWorkedExample(t *testing.T) {
 	// Spec §3.4: Ā_L, Ā_T ⇒ π = [.86 .71 .29 .2 .2 .25 .45 .71], b = 2, u = 1.

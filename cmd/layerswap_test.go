@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomerge/gomerge/cmd"
 	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/formats/formatstest"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -42,57 +43,15 @@ func lsModel(t *testing.T, dir string, layers int, value func(name string, i int
 			formats.TensorSpec{Name: p + "post_attention_layernorm.weight", DType: formats.BF16, Shape: []int64{4}},
 		)
 	}
-	w, err := formats.Create(dir, specs, formats.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, s := range specs {
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = value(s.Name, i)
-		}
-		if _, err := w.WriteFloat32(s.Name, 0, v, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
 	cfg, _ := json.Marshal(map[string]any{"architectures": []string{"LlamaForCausalLM"}, "num_hidden_layers": layers, "torch_dtype": "bfloat16"})
-	w.AddFile("config.json", cfg)
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	formatstest.WriteFunc(t, dir, specs, value, map[string][]byte{"config.json": cfg})
 }
 
 func lsValues(t *testing.T, m *formats.Model, name string) []float32 {
-	t.Helper()
-	tn, ok := m.Tensor(name)
-	if !ok {
-		t.Fatalf("%s: no tensor %q", m.Path, name)
-	}
-	n := int64(1)
-	for _, d := range tn.Shape {
-		n *= d
-	}
-	v := make([]float32, n)
-	if _, err := tn.ReadFloat32(v, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return formatstest.Values(t, m, name)
 }
 
-func lsOpen(t *testing.T, path string) *formats.Model {
-	t.Helper()
-	m, err := formats.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func lsOpen(t *testing.T, path string) *formats.Model { return formatstest.Open(t, path) }
 
 // TestLayerswapCLIWorkedExample: the spec's example (L = 8, b = 2, u = 1,
 // transitions 1/1, blend 0.5; task 1, lang 3 ⇒ [3 3 2 1 1 1 2 3], non-layer

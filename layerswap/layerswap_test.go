@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/formats/formatstest"
 	"github.com/gomerge/gomerge/interp"
 	"github.com/gomerge/gomerge/layerswap"
 	"github.com/gomerge/gomerge/merge"
@@ -43,66 +44,18 @@ func writeModel(t *testing.T, dir string, dt formats.DType, layers int, value fu
 	for i := range specs {
 		specs[i].DType = dt
 	}
-	w, err := formats.Create(dir, specs, formats.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, s := range specs {
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = value(s.Name, i)
-		}
-		if _, err := w.WriteFloat32(s.Name, 0, v, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
 	cfg, _ := json.Marshal(map[string]any{"architectures": []string{"LlamaForCausalLM"}, "num_hidden_layers": layers})
-	w.AddFile("config.json", cfg)
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	formatstest.WriteFunc(t, dir, specs, value, map[string][]byte{"config.json": cfg})
 }
 
-func open(t *testing.T, path string) *formats.Model {
-	t.Helper()
-	m, err := formats.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+func open(t *testing.T, path string) *formats.Model { return formatstest.Open(t, path) }
 
 func readAll(t *testing.T, m *formats.Model, name string) []float32 {
-	t.Helper()
-	tn, ok := m.Tensor(name)
-	if !ok {
-		t.Fatalf("%s: no tensor %q", m.Path, name)
-	}
-	n := int64(1)
-	for _, d := range tn.Shape {
-		n *= d
-	}
-	v := make([]float32, n)
-	if _, err := tn.ReadFloat32(v, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return formatstest.Values(t, m, name)
 }
 
 func rawBytes(t *testing.T, m *formats.Model, name string) []byte {
-	t.Helper()
-	tn, _ := m.Tensor(name)
-	b := make([]byte, tn.Size)
-	if err := tn.ReadAt(b, 0); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return formatstest.Bytes(t, m, name)
 }
 
 func TestTaskWeightWorkedExample(t *testing.T) {

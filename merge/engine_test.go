@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/formats/formatstest"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -17,26 +18,11 @@ import (
 // unless shapes gives a shape).
 func writeModel(t *testing.T, path string, dt formats.DType, tensors map[string][]float32, shapes map[string][]int64) {
 	t.Helper()
-	var specs []formats.TensorSpec
+	var ts []formatstest.Tensor
 	for n, v := range tensors {
-		shape := shapes[n]
-		if shape == nil {
-			shape = []int64{int64(len(v))}
-		}
-		specs = append(specs, formats.TensorSpec{Name: n, DType: dt, Shape: shape})
+		ts = append(ts, formatstest.Tensor{Name: n, Shape: shapes[n], Data: v})
 	}
-	w, err := formats.Create(path, specs, formats.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n, v := range tensors {
-		if _, err := w.WriteFloat32(n, 0, v, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	formatstest.Write(t, path, dt, ts, "")
 }
 
 // meanMethod is a test method: the mean of the inputs plus 0·base.
@@ -141,16 +127,7 @@ func TestEngineListsEveryMismatch(t *testing.T) {
 }
 
 func readAll(t *testing.T, m *formats.Model, name string) []float32 {
-	t.Helper()
-	tn, ok := m.Tensor(name)
-	if !ok {
-		t.Fatalf("no tensor %q", name)
-	}
-	out := make([]float32, tn.NumElements())
-	if _, err := tn.ReadFloat32(out, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return formatstest.Values(t, m, name)
 }
 
 func mergeTo(t *testing.T, cfg *merge.Config) *formats.Model {
@@ -174,12 +151,7 @@ func mergeTo(t *testing.T, cfg *merge.Config) *formats.Model {
 func openAll(t *testing.T, paths ...string) []*formats.Model {
 	var ms []*formats.Model
 	for _, p := range paths {
-		m, err := formats.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		ms = append(ms, m)
+		ms = append(ms, formatstest.Open(t, p))
 	}
 	return ms
 }

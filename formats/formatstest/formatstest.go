@@ -128,3 +128,73 @@ func RawBytes(tb testing.TB, path string) map[string][]byte {
 	}
 	return out
 }
+
+// WriteFunc writes a checkpoint holding specs, element i of tensor name
+// being value(name, i), plus extra files (config.json …) for a directory
+// output.
+func WriteFunc(tb testing.TB, path string, specs []formats.TensorSpec, value func(name string, i int) float32, files map[string][]byte) {
+	tb.Helper()
+	w, err := formats.Create(path, specs, formats.WriteOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer w.Abort()
+	for _, s := range specs {
+		n := int64(1)
+		for _, d := range s.Shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = value(s.Name, i)
+		}
+		if _, err := w.WriteFloat32(s.Name, 0, v, nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for name, data := range files {
+		w.AddFile(name, data)
+	}
+	if err := w.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Open opens a checkpoint and closes it when the test ends.
+func Open(tb testing.TB, path string) *formats.Model {
+	tb.Helper()
+	m, err := formats.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
+// Values reads one tensor of an opened model as float32.
+func Values(tb testing.TB, m *formats.Model, name string) []float32 {
+	tb.Helper()
+	t, ok := m.Tensor(name)
+	if !ok {
+		tb.Fatalf("%s: no tensor %q", m.Path, name)
+	}
+	out := make([]float32, t.NumElements())
+	if _, err := t.ReadFloat32(out, 0, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// Bytes reads one tensor of an opened model as stored bytes.
+func Bytes(tb testing.TB, m *formats.Model, name string) []byte {
+	tb.Helper()
+	t, ok := m.Tensor(name)
+	if !ok {
+		tb.Fatalf("%s: no tensor %q", m.Path, name)
+	}
+	b := make([]byte, t.Size)
+	if err := t.ReadAt(b, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
