@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/simd"
 )
 
 // benchmarkMerge times one WIDEN merge of an in-memory tensor with two
@@ -65,5 +66,64 @@ func BenchmarkColumnStats(b *testing.B) {
 				addColumnSquaresDotRef(ss, dot, x, base)
 			}
 		})
+	}
+}
+
+func BenchmarkColumnStatsBF16(b *testing.B) {
+	const rows = 16
+	for _, cols := range []int{2048, 5632} {
+		rng := rand.New(rand.NewPCG(2, 2))
+		x, base := make([]uint16, rows*cols), make([]uint16, rows*cols)
+		simd.F32ToBF16(x, randomMatrix(rng, rows*cols, 1))
+		simd.F32ToBF16(base, randomMatrix(rng, rows*cols, 1))
+		ss, dot := make([]float64, cols), make([]float64, cols)
+		b.Run(fmt.Sprintf("cols=%d/asm=%v", cols, hasColumnAsm), func(b *testing.B) {
+			b.SetBytes(2 * 2 * rows * int64(cols))
+			for b.Loop() {
+				addColumnSquaresDotBF16(ss, dot, x, base)
+			}
+		})
+	}
+}
+
+func BenchmarkWeightedDeltaSum(b *testing.B) {
+	const n, m = 5632, 2
+	rng := rand.New(rand.NewPCG(4, 4))
+	base := randomMatrix(rng, n, 1)
+	xs, w := make([][]float32, m), make([][]float32, m)
+	for k := range m {
+		xs[k], w[k] = randomMatrix(rng, n, 1), randomMatrix(rng, n, 1)
+	}
+	out := make([]float32, n)
+	xp, wp := make([]*float32, m), make([]*float32, m)
+	b.Run(fmt.Sprintf("asm=%v", hasColumnAsm), func(b *testing.B) {
+		b.SetBytes((1 + m) * 4 * n)
+		for b.Loop() {
+			weightedDeltaSum(out, base, xs, w, xp, wp)
+		}
+	})
+	b.Run("ref", func(b *testing.B) {
+		b.SetBytes((1 + m) * 4 * n)
+		for b.Loop() {
+			weightedDeltaSumRef(out, base, xs, w, 0)
+		}
+	})
+}
+
+func BenchmarkWeightedDeltaSumBF16(b *testing.B) {
+	const n, m = 5632, 2
+	rng := rand.New(rand.NewPCG(4, 4))
+	base := make([]uint16, n)
+	simd.F32ToBF16(base, randomMatrix(rng, n, 1))
+	xs, w := make([][]uint16, m), make([][]float32, m)
+	for k := range m {
+		xs[k], w[k] = make([]uint16, n), randomMatrix(rng, n, 1)
+		simd.F32ToBF16(xs[k], randomMatrix(rng, n, 1))
+	}
+	out := make([]float32, n)
+	xp, wp := make([]*uint16, m), make([]*float32, m)
+	b.SetBytes((1 + m) * 2 * n)
+	for b.Loop() {
+		weightedDeltaSumBF16(out, base, xs, w, xp, wp)
 	}
 }
