@@ -404,3 +404,32 @@ func TestScopeModel(t *testing.T) {
 	assertClose(t, "tensor scope a", readTensor(t, out, "a.weight"), []float32{0, 0, 7, 8}, 0)
 	assertClose(t, "tensor scope b", readTensor(t, out, "b.weight"), []float32{0, 0, -0.3, 0.4}, 1e-7)
 }
+
+// FuzzParseRescale: any string is either one of the accepted spellings or
+// an error naming the accepted values; never a panic.
+func FuzzParseRescale(f *testing.F) {
+	for _, s := range []string{"true", "false", "exact", "True", "0", "", "sometimes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		mode, err := parseRescale(s, false)
+		switch s {
+		case "true", "True", "1":
+			if err != nil || mode != rescaleL1 {
+				t.Errorf("%q: %v, %v", s, mode, err)
+			}
+		case "false", "False", "0":
+			if err != nil || mode != rescaleOff {
+				t.Errorf("%q: %v, %v", s, mode, err)
+			}
+		case "exact":
+			if err != nil || mode != rescaleExact {
+				t.Errorf("%q: %v, %v", s, mode, err)
+			}
+		default:
+			if err == nil || !strings.Contains(err.Error(), "want true, false or exact") {
+				t.Errorf("%q: accepted as %v (err %v)", s, mode, err)
+			}
+		}
+	})
+}
