@@ -2,6 +2,7 @@ package pcb
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/gomerge/gomerge/simd"
 )
@@ -137,26 +138,12 @@ func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []fl
 		}
 		x := b.bal[k]
 		simd.Mul(x, tau, b.sum)
-		// Branch-free compaction of the entries with x > xmin: every entry
-		// is written at c, which advances past the kept ones only. xmin is
-		// 0 (then "x > 0" exactly as nonPositive counts it) or, given a
-		// floor, the x below which B ≤ e^n·x stays under the floor. On
-		// the bits, x > xmin ≥ 0 is int32(bits(x)) > bits(xmin): negative
-		// values are negative integers, a positive NaN is kept.
-		xmin := int64(0)
-		if floor != nil {
-			if v := floor[k] / (env.en * envMargin); v > 0 {
-				xmin = int64(math.Float32bits(v))
-			}
-		}
 		idx, dx := b.idx[:len(x)], b.dx[:len(x)]
-		c := 0
-		for i, v := range x {
-			idx[c], dx[c] = int32(i), v
-			c += int((xmin - int64(int32(math.Float32bits(v)))) >> 63 & 1)
-		}
-		if floor != nil {
-			c = env.filter(idx[:c], dx[:c], tau, s, floor[k])
+		var c int
+		if floor == nil {
+			c = compactPositive(idx, dx, x)
+		} else {
+			c = env.compact(idx, dx, x, tau, s, floor[k])
 		}
 		idx, dx = idx[:c], dx[:c]
 		dm := b.dm[:c]
@@ -177,24 +164,39 @@ func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []fl
 	}
 }
 
-// envelope bounds balance scores from above without exp or tanh, to skip
-// entries that cannot reach a known floor: for y = n·MinMax² ∈ [0, n],
-// e^y lies below the chord of each of envSegments segments of [0, n]
-// (e^y is convex), and 0 < tanh x ≤ min(x, 1) for x > 0.
-type envelope struct {
-	n       float32
-	en      float32 // e^n rounded up: B ≤ e^n·x
-	segPerY float32 // envSegments / n
-	y0      [envSegments]float32
-	a, k    [envSegments]float32 // chord: e^y ≤ a + k·(y − y0)
+// compactPositive writes the positions and values of the entries with x > 0
+// (exactly as nonPositive counts them: a NaN with a clear sign bit is
+// kept) densely into idx and dx and returns their number. It is
+// branch-free: every entry is written at c, which advances past the kept
+// ones only. On the bits, x > 0 is int32(bits(x)) > 0.
+func compactPositive(idx []int32, dx, x []float32) int {
+	idx, dx = idx[:len(x)], dx[:len(x)]
+	c := 0
+	for i, v := range x {
+		idx[c], dx[c] = int32(i), v
+		c += int(-int64(int32(math.Float32bits(v))) >> 63 & 1)
+	}
+	return c
 }
 
-const envSegments = 32
+// envelope bounds balance scores from above without exp or tanh, to skip
+// entries that cannot reach a known floor: for y = n·MinMax² ∈ [0, n],
+//
+//	e^y ≤ 1 + y + y²/2 + c3·y³,  c3 = (e^n − 1 − n − n²/2)/n³
+//
+// (the Taylor remainder's coefficient Σ_{j≥3} y^(j−3)/j! grows with y, so
+// its value at y = n bounds it), and 0 < tanh x ≤ min(x, 1) for x > 0.
+type envelope struct {
+	n  float32
+	en float32 // e^n rounded up: B ≤ e^n·x
+	c3 float32 // rounded up
+}
 
 // envMargin absorbs the float32 rounding of the bound and the ≤ 2 ulp
 // error of simd.Exp and simd.Tanh, with a wide safety factor: the bound is
 // used only to skip entries, so a loose margin costs a little speed, never
-// exactness.
+// exactness. MinMax is also taken envMargin larger, which only raises the
+// bound (it grows with MinMax).
 const envMargin = 1.001
 
 func newEnvelope(n int) *envelope {
@@ -205,34 +207,56 @@ func newEnvelope(n int) *envelope {
 		}
 		return f
 	}
-	e := &envelope{n: float32(n), en: up(math.Exp(float64(n))), segPerY: float32(envSegments) / float32(n)}
-	for j := range envSegments {
-		y0 := float32(float64(n) * float64(j) / envSegments)
-		y1 := float32(float64(n) * float64(j+1) / envSegments)
-		e0, e1 := math.Exp(float64(y0)), math.Exp(float64(y1))
-		e.y0[j], e.a[j], e.k[j] = y0, up(e0), up((e1-e0)/(float64(y1)-float64(y0)))
-	}
-	return e
+	nf := float64(n)
+	return &envelope{n: float32(n), en: up(math.Exp(nf)), c3: up((math.Exp(nf) - 1 - nf - nf*nf/2) / (nf * nf * nf))}
 }
 
-// filter compacts idx and dx (positions and x > 0 of candidate entries) to
-// the entries whose score may be ≥ floor, and returns their number.
-func (e *envelope) filter(idx []int32, dx, tau []float32, s taskStats, floor float32) int {
-	lo, hi := s.lo, s.hi
-	inv := float32(0)
-	if hi > lo {
-		inv = 1 / (hi - lo) * envMargin
+// params returns the constants of the envelope test (envKeep) of a task's
+// entries against floor.
+func (e *envelope) params(s taskStats, floor float32) *envParams {
+	p := &envParams{lo: s.lo, hi: s.hi, n: e.n, c3: e.c3, half: 0.5, one: 1, margin: envMargin, absMask: 1<<31 - 1}
+	if s.hi > s.lo {
+		p.inv = 1 / (s.hi - s.lo) * envMargin
 	}
+	// x > xmin ≥ 0 is necessary for B ≥ floor (B ≤ e^n·x): on the bits,
+	// int32(bits(x)) > bits(xmin); negative x are negative integers.
+	if v := floor / (e.en * envMargin); v > 0 {
+		p.xmin = int32(math.Float32bits(v))
+	}
+	// u ≥ floor on the bits: u is ≥ 0 or a positive NaN (kept) whenever
+	// x > 0, and the bits of a negative floor are negative integers. No
+	// score is below a NaN floor: keep them all.
+	p.fb = int32(math.Float32bits(floor))
+	if floor != floor {
+		p.fb = math.MinInt32
+	}
+	return p
+}
+
+// compact is compactPositive restricted to the entries whose score may be
+// ≥ floor (envKeep): those with x > 0 and a bound (1 + y + y²/2 +
+// c3·y³)·min(x, 1) not below floor.
+func (e *envelope) compact(idx []int32, dx, x, tau []float32, s taskStats, floor float32) int {
+	idx, dx, tau = idx[:len(x)], dx[:len(x)], tau[:len(x)]
+	p := e.params(s, floor)
+	var masks [blockElems / 8]uint8
 	c := 0
-	for j, i := range idx {
-		x := dx[j]
-		m := (min(max(absBits(tau[i]), lo), hi) - lo) * inv
-		y := e.n * m * m
-		seg := min(max(int(y*e.segPerY), 0), envSegments-1) // NaN: any segment, u stays NaN and the entry is kept
-		u := (e.a[seg] + e.k[seg]*(y-e.y0[seg])) * min(x, 1) * envMargin
-		idx[c], dx[c] = i, x
-		if !(u < floor) {
-			c++
+	for lo := 0; lo < len(x); lo += blockElems {
+		hi := min(lo+blockElems, len(x))
+		nv := (hi - lo) &^ 7
+		envMask(masks[:nv/8], x[lo:lo+nv], tau[lo:lo+nv], p)
+		for j, mb := range masks[:nv/8] {
+			for m := uint(mb); m != 0; m &= m - 1 {
+				i := lo + 8*j + bits.TrailingZeros(m)
+				idx[c], dx[c] = int32(i), x[i]
+				c++
+			}
+		}
+		for i := lo + nv; i < hi; i++ {
+			if envKeep(x[i], tau[i], p) {
+				idx[c], dx[c] = int32(i), x[i]
+				c++
+			}
 		}
 	}
 	return c

@@ -1,0 +1,63 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func envMaskAVX2(mask *uint8, x, tau *float32, n int, p *envParams)
+//
+// Per 8 entries, as envKeep: a = clamp(|τ|, lo, hi) (VMAXPS/VMINPS with the
+// data as second source return it when it is a NaN), m = (a − lo)·inv,
+// y = m·m·n, q = ((y·c3 + ½)·y + 1)·y + 1, u = q·min(x, 1)·margin; keep when
+// int32(x) > xmin and int32(u) ≥ fb; one mask byte per 8 entries.
+TEXT ·envMaskAVX2(SB), NOSPLIT, $0-40
+	MOVQ mask+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ tau+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ p+32(FP), AX
+	VBROADCASTSS 40(AX), Y5  // absMask
+	VBROADCASTSS 32(AX), Y6  // fb
+	VBROADCASTSS 36(AX), Y7  // xmin
+	VBROADCASTSS 0(AX), Y8   // lo
+	VBROADCASTSS 4(AX), Y9   // hi
+	VBROADCASTSS 8(AX), Y10  // inv
+	VBROADCASTSS 12(AX), Y11 // n
+	VBROADCASTSS 16(AX), Y12 // c3
+	VBROADCASTSS 20(AX), Y13 // ½
+	VBROADCASTSS 24(AX), Y14 // 1
+	VBROADCASTSS 28(AX), Y15 // margin
+	SHRQ $3, CX
+	JZ   done
+
+loop:
+	VMOVUPS  (DX), Y0
+	VANDPS   Y5, Y0, Y0
+	VMAXPS   Y0, Y8, Y0
+	VMINPS   Y0, Y9, Y0
+	VSUBPS   Y8, Y0, Y0
+	VMULPS   Y10, Y0, Y0
+	VMULPS   Y0, Y0, Y1
+	VMULPS   Y11, Y1, Y1
+	VMULPS   Y12, Y1, Y3
+	VADDPS   Y13, Y3, Y3
+	VMULPS   Y1, Y3, Y3
+	VADDPS   Y14, Y3, Y3
+	VMULPS   Y1, Y3, Y3
+	VADDPS   Y14, Y3, Y3
+	VMOVUPS  (SI), Y2
+	VMINPS   Y2, Y14, Y4
+	VMULPS   Y4, Y3, Y3
+	VMULPS   Y15, Y3, Y3
+	VPCMPGTD Y3, Y6, Y4
+	VPCMPGTD Y7, Y2, Y2
+	VPANDN   Y2, Y4, Y2
+	VMOVMSKPS Y2, BX
+	MOVB     BX, (DI)
+	ADDQ     $32, SI
+	ADDQ     $32, DX
+	INCQ     DI
+	DECQ     CX
+	JNZ      loop
+
+done:
+	VZEROUPPER
+	RET

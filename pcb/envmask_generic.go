@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package pcb
+
+// envMask is envMaskGeneric (no assembly on this platform).
+func envMask(mask []uint8, x, tau []float32, p *envParams) {
+	envMaskGeneric(mask, x, tau, p)
+}

@@ -1,0 +1,66 @@
+package pcb
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestEnvMaskMatchesGeneric: envMask (AVX2 where available) sets exactly the
+// bits envKeep gives, over task-vector-like values and special ones (zeros,
+// NaNs of both signs, infinities, subnormals), for several floors
+// (negative, zero, NaN) and degenerate clip bounds.
+func TestEnvMaskMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(1), 1e30, -1e-30}
+	const size = 4096 + 24
+	x, tau := make([]float32, size), make([]float32, size)
+	for i := range x {
+		tau[i] = float32(r.NormFloat64() * 1e-2)
+		x[i] = tau[i] * float32(r.NormFloat64()*3e-2)
+		if r.IntN(20) == 0 {
+			x[i] = special[r.IntN(len(special))]
+		}
+		if r.IntN(20) == 0 {
+			tau[i] = special[r.IntN(len(special))]
+		}
+	}
+	env := newEnvelope(3)
+	floors := []float32{1e-4, 1e-6, 0, -1, float32(math.NaN()), float32(math.Inf(1))}
+	stats := []taskStats{{lo: 1e-3, hi: 2e-2}, {lo: 0, hi: 3e-2}, {lo: 1e-2, hi: 1e-2}}
+	for _, st := range stats {
+		for _, fl := range floors {
+			p := env.params(st, fl)
+			got, want := make([]uint8, size/8), make([]uint8, size/8)
+			envMask(got, x, tau, p)
+			envMaskGeneric(want, x, tau, p)
+			kept := 0
+			for j := range got {
+				if got[j] != want[j] {
+					t.Fatalf("stats %+v floor %g: mask[%d] = %08b, generic %08b", st, fl, j, got[j], want[j])
+				}
+				for b := range 8 {
+					kept += int(want[j] >> b & 1)
+				}
+			}
+			t.Logf("stats %+v floor %g: kept %d of %d", st, fl, kept, size)
+		}
+	}
+}
+
+func BenchmarkEnvelopeCompact(b *testing.B) {
+	r := rand.New(rand.NewPCG(33, 34))
+	x, tau := make([]float32, blockElems), make([]float32, blockElems)
+	for i := range x {
+		tau[i] = float32(r.NormFloat64() * 2e-3)
+		x[i] = tau[i] * float32(r.NormFloat64()*4e-3)
+	}
+	idx, dx := make([]int32, blockElems), make([]float32, blockElems)
+	env := newEnvelope(3)
+	st := taskStats{lo: 0, hi: 6e-3}
+	b.SetBytes(blockElems * 4)
+	for b.Loop() {
+		env.compact(idx, dx, x, tau, st, 1e-5)
+	}
+}
