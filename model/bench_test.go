@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gomerge/gomerge/simd"
 )
 
@@ -23,12 +21,6 @@ type timer struct {
 	best time.Duration
 	cpu  time.Duration
 	n    int
-}
-
-func cpuTime() time.Duration {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (t *timer) run(f func()) {
@@ -46,8 +38,12 @@ func (t *timer) run(f func()) {
 // giga returns work per second of the fastest run, in units of 1e9.
 func (t *timer) giga(work float64) float64 { return work / t.best.Seconds() / 1e9 }
 
-// gigaCPU returns work per CPU-second, in units of 1e9.
+// gigaCPU returns work per CPU-second, in units of 1e9 (per second of the
+// fastest run where CPU time cannot be read).
 func (t *timer) gigaCPU(work float64) float64 {
+	if t.cpu <= 0 {
+		return t.giga(work)
+	}
 	return work * float64(t.n) / t.cpu.Seconds() / 1e9
 }
 
