@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -209,8 +210,6 @@ func (s *Selector) Add(vals []float32) {
 		simd.HistAbsHigh16(c.h[0], vals)
 	case s.pass == 0:
 		histHigh16(c.h[0], vals)
-	case s.abs && len(s.prefixes) == 1:
-		simd.HistAbsLow16(c.h[0], vals, s.prefixes[0])
 	case len(s.prefixes) <= 4:
 		histLow16Few(c.h, vals, &s.few, s.abs)
 	case s.abs:
@@ -407,23 +406,8 @@ func histLow16Few(h [][]uint64, vals []float32, few *[4]int32, abs bool) {
 		h3 = h[3][:1<<16]
 	}
 	if abs {
-		zeros := uint64(0)
-		for _, v := range vals {
-			k := absKey(v)
-			z := (k - 1) >> 31 // 1 for ±0 (key 0), else 0: keys are < 2³¹
-			zeros += uint64(z)
-			// A zero's high half becomes 0x10000, which no prefix equals.
-			switch int32(k>>16 | z<<16) {
-			case p0:
-				h0[k&0xffff]++
-			case p1:
-				h1[k&0xffff]++
-			case p2:
-				h2[k&0xffff]++
-			case p3:
-				h3[k&0xffff]++
-			}
-		}
+		hs := [4][]uint64{h0, h1, h2, h3}
+		zeros := histAbsLow16Few(&hs, vals, few)
 		if p0 == 0 {
 			h0[0] += zeros
 		}
@@ -460,6 +444,49 @@ func histAbsLow16Slots(h [][]uint64, vals []float32, slot []int32) {
 		k := absKey(v)
 		if i := slot[k>>16]; i >= 0 {
 			h[i][k&0xffff]++
+		}
+	}
+}
+
+// histAbsLow16FewGeneric is the absolute-order loop of histLow16Few: it
+// counts the low halves of the nonzero keys whose high half is one of few
+// into the matching histogram of hs, and returns the number of zeros (key
+// 0), which it leaves out.
+func histAbsLow16FewGeneric(hs *[4][]uint64, vals []float32, few *[4]int32) uint64 {
+	p0, p1, p2, p3 := few[0], few[1], few[2], few[3]
+	h0, h1, h2, h3 := hs[0], hs[1], hs[2], hs[3]
+	zeros := uint64(0)
+	for _, v := range vals {
+		k := absKey(v)
+		z := (k - 1) >> 31 // 1 for ±0 (key 0), else 0: keys are < 2³¹
+		zeros += uint64(z)
+		// A zero's high half becomes 0x10000, which no prefix equals.
+		switch int32(k>>16 | z<<16) {
+		case p0:
+			h0[k&0xffff]++
+		case p1:
+			h1[k&0xffff]++
+		case p2:
+			h2[k&0xffff]++
+		case p3:
+			h3[k&0xffff]++
+		}
+	}
+	return zeros
+}
+
+// countMatches adds the low halves of the keys of vals[i] for the bits i
+// set in masks (one byte per 8 values) to the histogram of their prefix.
+func countMatches(hs *[4][]uint64, vals []float32, masks []uint8, few *[4]int32) {
+	for j, mb := range masks {
+		for m := uint(mb); m != 0; m &= m - 1 {
+			k := absKey(vals[8*j+bits.TrailingZeros(m)])
+			for i, p := range few {
+				if int32(k>>16) == p {
+					hs[i][k&0xffff]++
+					break
+				}
+			}
 		}
 	}
 }

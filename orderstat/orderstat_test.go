@@ -419,3 +419,43 @@ func TestAbsZerosInLowestBucket(t *testing.T) {
 		}
 	}
 }
+
+// TestHistAbsLow16FewMatchesGeneric: the vectorised matching (where the CPU
+// has it) gives the generic loop's histograms and zero count, over lengths
+// that are and are not multiples of 8 and with prefix 0 (the zeros' bucket).
+func TestHistAbsLow16FewMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, n := range []int{0, 5, 8, 4099, 20000} {
+		vals := genData("special", n, uint64(n))
+		for i := range vals {
+			if r.IntN(5) == 0 {
+				vals[i] = 0
+			}
+			if r.IntN(50) == 0 {
+				vals[i] = math.Float32frombits(uint32(r.IntN(1 << 17))) // bucket 0 or 1
+			}
+		}
+		for _, few := range [][4]int32{{0, 0x3f80, -1, -1}, {0, -1, -1, -1}, {1, 0x3f00, 0x3f80, 0x7fc0}} {
+			newHists := func() *[4][]uint64 {
+				var hs [4][]uint64
+				for i, p := range few {
+					if p >= 0 {
+						hs[i] = make([]uint64, 1<<16)
+					}
+				}
+				return &hs
+			}
+			got, want := newHists(), newHists()
+			gz := histAbsLow16Few(got, vals, &few)
+			wz := histAbsLow16FewGeneric(want, vals, &few)
+			if gz != wz {
+				t.Errorf("n=%d few %x: %d zeros, generic %d", n, few, gz, wz)
+			}
+			for i := range got {
+				if !slices.Equal(got[i], want[i]) {
+					t.Errorf("n=%d few %x: histogram %d differs from the generic one", n, few, i)
+				}
+			}
+		}
+	}
+}
