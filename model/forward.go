@@ -56,6 +56,7 @@ type Runner struct {
 	rope                     [][2][]float32 // per position: cos, sin (HeadDim/2 each)
 	freq                     []float64
 	attnWork                 []*attnScratch
+	tmpCaches                []*Cache // caches of sequences given without one
 }
 
 // NewRunner returns a Runner with threads goroutines.
@@ -121,13 +122,19 @@ func (r *Runner) Forward(ctx context.Context, seqs []Seq) ([]float32, error) {
 		}
 		rows += len(s.Tokens)
 	}
-	// Sequences without a cache get a temporary one.
+	// Sequences without a cache get a temporary one, reused across calls.
 	caches := make([]*Cache, len(seqs))
 	starts := make([]int, len(seqs))
+	tmp := 0
 	for i, s := range seqs {
 		cache := s.Cache
 		if cache == nil {
-			cache = &Cache{}
+			if tmp == len(r.tmpCaches) {
+				r.tmpCaches = append(r.tmpCaches, &Cache{})
+			}
+			cache = r.tmpCaches[tmp]
+			cache.n = 0
+			tmp++
 		}
 		if cache.k == nil {
 			cache.k = make([][]float32, c.Layers)

@@ -191,6 +191,17 @@ func packRows(dst, x []float32, m, k int) []float32 {
 	dst = dst[:need]
 	for p := 0; p < q; p++ {
 		panel := dst[p*mr*k : (p+1)*mr*k]
+		if (p+1)*mr <= m {
+			// Six full rows: write each panel column of six at once.
+			rs := x[p*mr*k : (p+1)*mr*k]
+			x0, x1, x2 := rs[0:k], rs[k:2*k], rs[2*k:3*k]
+			x3, x4, x5 := rs[3*k:4*k], rs[4*k:5*k], rs[5*k:6*k]
+			for c := 0; c < k; c++ {
+				col := (*[mr]float32)(panel[c*mr:])
+				col[0], col[1], col[2], col[3], col[4], col[5] = x0[c], x1[c], x2[c], x3[c], x4[c], x5[c]
+			}
+			continue
+		}
 		for i := 0; i < mr; i++ {
 			r := p*mr + i
 			if r >= m {
