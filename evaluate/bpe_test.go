@@ -148,3 +148,25 @@ func FuzzReadJSONL(f *testing.F) {
 		}
 	})
 }
+
+// TestUnsupportedTokenizer checks that a tokenizer.json gomerge cannot read
+// stops text evaluation with its reason but not token-id records.
+func TestUnsupportedTokenizer(t *testing.T) {
+	dir := writeBPEModel(t)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{"model": {"type": "Unigram", "vocab": [["a", 0]]}}`), 0o644)
+	src, err := formats.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ids := filepath.Join(t.TempDir(), "ids.jsonl")
+	os.WriteFile(ids, []byte(`{"prompt_ids": [269, 116], "answer_ids": [257, 270]}`+"\n"), 0o644)
+	rows, err := Run(context.Background(), []*formats.Model{src}, []Dataset{{Path: ids}}, Options{Generate: true})
+	if err != nil || len(rows) != 1 || rows[0].Tokens != 2 || rows[0].Generated != 1 {
+		t.Fatalf("ids records: %+v, %v", rows, err)
+	}
+	_, err = Run(context.Background(), []*formats.Model{src}, []Dataset{{Path: writeTemp(t, "text"), Format: "text"}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "needs the tokenizer") || !strings.Contains(err.Error(), `"Unigram" is not supported yet`) {
+		t.Errorf("text with an unsupported tokenizer: %v", err)
+	}
+}

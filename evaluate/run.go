@@ -106,12 +106,14 @@ func Run(ctx context.Context, models []*formats.Model, data []Dataset, opts Opti
 		if err != nil {
 			return nil, err
 		}
-		tok, err := TokenizerFor(src, &m.Config)
-		if err != nil {
-			return nil, err
-		}
+		// A tokenizer.json gomerge cannot read matters only for text: data
+		// given as token ids is still evaluated (comparing ids).
+		tok, tokErr := TokenizerFor(src, &m.Config)
 		for _, d := range sets {
 			var res Result
+			if tokErr != nil && (d.records == nil || needsTokenizer(d.records)) {
+				return nil, fmt.Errorf("%s needs the tokenizer: %w", d.name, tokErr)
+			}
 			if d.records != nil {
 				res, err = Records(ctx, m, tok, d.records, d.name, opts)
 			} else {
@@ -132,6 +134,16 @@ func Run(ctx context.Context, models []*formats.Model, data []Dataset, opts Opti
 		}
 	}
 	return rows, nil
+}
+
+// needsTokenizer reports whether some record has text without token ids.
+func needsTokenizer(recs []Record) bool {
+	for _, r := range recs {
+		if r.IDs == nil && (r.PromptIDs == nil || r.AnswerIDs == nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteTable prints rows as an aligned text table.

@@ -106,11 +106,17 @@ func Parse(data []byte) (*BPE, error) {
 	if len(f.Model) == 0 {
 		return nil, errors.New("tokenizer.json has no model")
 	}
-	if err := json.Unmarshal(f.Model, &m); err != nil {
+	var kind struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(f.Model, &kind); err != nil {
 		return nil, fmt.Errorf("tokenizer.json model: %w", err)
 	}
-	if m.Type != "BPE" && m.Type != "" {
-		return nil, fmt.Errorf("tokenizer model type %q is not supported yet (byte-level BPE is)", m.Type)
+	if kind.Type != "BPE" && kind.Type != "" {
+		return nil, fmt.Errorf("tokenizer model type %q is not supported yet (byte-level BPE is)", kind.Type)
+	}
+	if err := json.Unmarshal(f.Model, &m); err != nil {
+		return nil, fmt.Errorf("tokenizer.json model: %w", err)
 	}
 	if len(m.Vocab) == 0 {
 		return nil, errors.New("tokenizer.json: empty vocabulary")
