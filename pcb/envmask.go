@@ -42,3 +42,14 @@ func envMaskGeneric(mask []uint8, x, tau []float32, p *envParams) {
 		mask[j] = mb
 	}
 }
+
+// countPositiveProductsGeneric is countPositiveProducts in Go: a product is
+// > 0 (or a NaN with a clear sign bit) when its bits are a positive int32.
+func countPositiveProductsGeneric(a, b []float32) int {
+	b = b[:len(a)]
+	n := 0
+	for i, v := range a {
+		n += 1 - nonPositive(v*b[i])
+	}
+	return n
+}

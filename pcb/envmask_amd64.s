@@ -61,3 +61,32 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func countPositiveProductsAVX2(a, b *float32, n int) int
+//
+// Counts the products a[i]·b[i] whose bits are a positive int32.
+TEXT ·countPositiveProductsAVX2(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ n+16(FP), CX
+	VPXOR Y9, Y9, Y9
+	XORQ R8, R8
+	SHRQ $3, CX
+	JZ   cdone
+
+cloop:
+	VMOVUPS   (SI), Y0
+	VMULPS    (DX), Y0, Y0
+	VPCMPGTD  Y9, Y0, Y0 // bits > 0
+	VMOVMSKPS Y0, BX
+	POPCNTL   BX, BX
+	ADDQ      BX, R8
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	DECQ      CX
+	JNZ       cloop
+
+cdone:
+	VZEROUPPER
+	MOVQ R8, ret+24(FP)
+	RET

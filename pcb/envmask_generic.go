@@ -6,3 +6,5 @@ package pcb
 func envMask(mask []uint8, x, tau []float32, p *envParams) {
 	envMaskGeneric(mask, x, tau, p)
 }
+
+func countPositiveProductsArch(a, b []float32) int { return countPositiveProductsGeneric(a, b) }

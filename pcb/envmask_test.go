@@ -64,3 +64,36 @@ func BenchmarkEnvelopeCompact(b *testing.B) {
 		env.compact(idx, dx, x, tau, st, 1e-5)
 	}
 }
+
+// TestCountPositiveProducts: the vectorised count equals the generic one
+// and the count of products > 0 (NaN products with a clear sign bit
+// included), over lengths that are and are not multiples of 8.
+func TestCountPositiveProducts(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(1), 1e30, -1e-30}
+	for _, n := range []int{0, 3, 8, 1001, 4096} {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			if r.IntN(8) == 0 {
+				a[i] = special[r.IntN(len(special))]
+			}
+			if r.IntN(8) == 0 {
+				b[i] = special[r.IntN(len(special))]
+			}
+		}
+		want := 0
+		for i := range a {
+			if p := a[i] * b[i]; p > 0 || p != p && !math.Signbit(float64(p)) {
+				want++
+			}
+		}
+		if got := countPositiveProductsGeneric(a, b); got != want {
+			t.Errorf("n=%d: generic %d, want %d", n, got, want)
+		}
+		if got := countPositiveProducts(a, b); got != want {
+			t.Errorf("n=%d: %d, want %d", n, got, want)
+		}
+	}
+}

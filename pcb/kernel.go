@@ -94,6 +94,12 @@ func sumTau(b *buffers) {
 	}
 }
 
+// countPositiveProducts returns how many products a[i]·b[i] (rounded to
+// float32) are > 0, that is not nonPositive; len(b) ≥ len(a).
+func countPositiveProducts(a, b []float32) int {
+	return countPositiveProductsArch(a, b)
+}
+
 // countNonPositive returns how many x[i] ≤ 0 (see nonPositive).
 func countNonPositive(x []float32) int64 {
 	n := 0

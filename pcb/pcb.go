@@ -20,7 +20,6 @@ import (
 
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/orderstat"
-	"github.com/gomerge/gomerge/simd"
 )
 
 // Methods returns the merge methods of this package: pcb.
@@ -252,9 +251,7 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 		}
 		sumTau(b)
 		for k, tau := range b.tau {
-			x := b.bal[k]
-			simd.Mul(x, tau, b.sum)
-			nonPositive[k].Add(countNonPositive(x))
+			nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
 		}
 	})
 	if err != nil {
