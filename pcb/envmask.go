@@ -1,6 +1,9 @@
 package pcb
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // envParams are the constants of the envelope test of one task and floor,
 // laid out for envMaskAVX2 (offsets in its assembly).
@@ -52,4 +55,18 @@ func countPositiveProductsGeneric(a, b []float32) int {
 		n += 1 - nonPositive(v*b[i])
 	}
 	return n
+}
+
+// compressGeneric writes, for every bit t of masks[j] that is set, start +
+// 8j + t into idx and x[8j+t] into dx, densely, and returns how many.
+func compressGeneric(idx []int32, dx, x []float32, masks []uint8, start int32) int {
+	c := 0
+	for j, mb := range masks {
+		for m := uint(mb); m != 0; m &= m - 1 {
+			i := 8*j + bits.TrailingZeros(m)
+			idx[c], dx[c] = start+int32(i), x[i]
+			c++
+		}
+	}
+	return c
 }

@@ -90,3 +90,47 @@ cdone:
 	VZEROUPPER
 	MOVQ R8, ret+24(FP)
 	RET
+
+// func compressAVX2(idx *int32, dx, x *float32, masks *uint8, ngroups int, perm *[256][8]int32, iota *[8]int32) int
+//
+// Per mask byte: the permutation of its set lanes to the front, applied to
+// 8 values of x and to the positions; all 8 lanes are stored at the output
+// count, which then advances by the number of set bits.
+TEXT ·compressAVX2(SB), NOSPLIT, $0-64
+	MOVQ idx+0(FP), DI
+	MOVQ dx+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ masks+24(FP), R9
+	MOVQ ngroups+32(FP), CX
+	MOVQ perm+40(FP), R10
+	MOVQ iota+48(FP), AX
+	VMOVDQU (AX), Y3
+	MOVL $8, BX
+	VMOVD BX, X4
+	VPBROADCASTD X4, Y4
+	XORQ R8, R8
+	TESTQ CX, CX
+	JZ   pdone
+
+ploop:
+	MOVBLZX (R9), BX
+	MOVQ    BX, R11
+	SHLQ    $5, R11
+	VMOVDQU (R10)(R11*1), Y1
+	VMOVUPS (DX), Y0
+	VPERMPS Y0, Y1, Y2
+	VMOVUPS Y2, (SI)(R8*4)
+	VPERMD  Y3, Y1, Y2
+	VMOVDQU Y2, (DI)(R8*4)
+	POPCNTL BX, BX
+	ADDQ    BX, R8
+	VPADDD  Y4, Y3, Y3
+	ADDQ    $32, DX
+	INCQ    R9
+	DECQ    CX
+	JNZ     ploop
+
+pdone:
+	VZEROUPPER
+	MOVQ R8, ret+56(FP)
+	RET

@@ -2,7 +2,6 @@ package pcb
 
 import (
 	"math"
-	"math/bits"
 
 	"github.com/gomerge/gomerge/simd"
 )
@@ -251,13 +250,7 @@ func (e *envelope) compact(idx []int32, dx, x, tau []float32, s taskStats, floor
 		hi := min(lo+blockElems, len(x))
 		nv := (hi - lo) &^ 7
 		envMask(masks[:nv/8], x[lo:lo+nv], tau[lo:lo+nv], p)
-		for j, mb := range masks[:nv/8] {
-			for m := uint(mb); m != 0; m &= m - 1 {
-				i := lo + 8*j + bits.TrailingZeros(m)
-				idx[c], dx[c] = int32(i), x[i]
-				c++
-			}
-		}
+		c += compress(idx[c:], dx[c:], x[lo:lo+nv], masks[:nv/8], int32(lo))
 		for i := lo + nv; i < hi; i++ {
 			if envKeep(x[i], tau[i], p) {
 				idx[c], dx[c] = int32(i), x[i]
