@@ -27,6 +27,9 @@ const (
 	windowSigma = 6       // window half-width in standard deviations of the sample rank
 )
 
+// scratchPool recycles the per-chunk compaction buffers of windowPass.
+var scratchPool = sync.Pool{New: func() any { return new([]uint32) }}
+
 // windowQuery is one rank query with its window [lo, hi] of bit patterns.
 type windowQuery struct {
 	rankQuery
@@ -207,16 +210,28 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 	total := make([]int64, len(qs))
 	return deltaScan(t, 1, want)(ctx, func(item int, d [][]float32) error {
 		for i, q := range qs {
+			v := d[q.Stream]
+			sp := scratchPool.Get().(*[]uint32)
+			if cap(*sp) < len(v) {
+				*sp = make([]uint32, len(v))
+			}
+			buf := (*sp)[:len(v)]
 			var above uint32
-			var bits []uint32
+			count := 0
 			lo, hi, span := q.lo, q.hi, q.hi-q.lo
-			for _, f := range d[q.Stream] {
+			for _, f := range v {
 				x := math.Float32bits(f) & 0x7fffffff
 				above += (hi - x) >> 31 // 1 when x > hi (both < 2³¹)
+				// Branch-free compaction: always store, advance when inside.
+				buf[count] = x
+				inc := 0
 				if x-lo <= span {
-					bits = append(bits, x)
+					inc = 1
 				}
+				count += inc
 			}
+			bits := slices.Clone(buf[:count])
+			scratchPool.Put(sp)
 			mu.Lock()
 			total[i] += int64(len(bits))
 			if total[i] > maxWindow {
