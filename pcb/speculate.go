@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"sync/atomic"
+
+	"github.com/gomerge/gomerge/orderstat"
 )
 
 // Speculative drop threshold. The exact radix selection of the balance
@@ -218,8 +220,8 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 	}
 	thr, mx := make([]float32, n), make([]float32, n)
 	for k := range n {
-		var in []float32
-		var nIn, above int64
+		var in [][]float32
+		var nIn, above, kept int64
 		top := float32(math.Inf(-1))
 		for _, a := range acc {
 			if a == nil {
@@ -228,12 +230,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 			if a.nan {
 				return false, nil
 			}
-			in = append(in, a.in[k]...)
+			in = append(in, a.in[k])
+			kept += int64(len(a.in[k]))
 			nIn += a.nIn[k]
 			above += a.above[k]
 			top = max(top, a.max[k])
 		}
-		if int64(len(in)) != nIn {
+		if kept != nIn {
 			return false, fmt.Errorf("pcb: band of task vector %d lost values", k+1)
 		}
 		below := ranks[k].pop - nIn - above
@@ -241,8 +244,11 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 		if below < 0 || r < 0 || r >= nIn {
 			return false, nil
 		}
-		slices.Sort(in)
-		thr[k], mx[k] = plusZero(in[r]), plusZero(top)
+		v, err := kthOf(ctx, in, r)
+		if err != nil {
+			return false, err
+		}
+		thr[k], mx[k] = v, plusZero(top)
 	}
 	for k := range st {
 		st[k].thr, st[k].max = thr[k], mx[k]
@@ -256,4 +262,26 @@ func plusZero(v float32) float32 {
 		return 0
 	}
 	return v
+}
+
+// kthOf returns the k-th smallest of the values of parts (no NaNs) by
+// radix selection — linear where a sort is not, for bands of millions of
+// values — with zeros as +0.
+func kthOf(ctx context.Context, parts [][]float32, k int64) (float32, error) {
+	const piece = 1 << 16
+	scan := func(_ context.Context, visit func([]float32) error) error {
+		for _, vals := range parts {
+			for lo := 0; lo < len(vals); lo += piece {
+				if err := visit(vals[lo:min(lo+piece, len(vals))]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	r, err := orderstat.Kth(ctx, scan, k)
+	if err != nil {
+		return 0, err
+	}
+	return r[0], nil
 }
