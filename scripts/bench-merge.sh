@@ -26,10 +26,14 @@
 #   KEEP=1           keep the generated models and outputs
 #
 # Passes over the inputs: task_arithmetic reads every input once; ties
-# reads them three times (two radix-selection passes for the exact top-k
-# thresholds, one merge pass); dare_ties twice (L1-norm pass, merge pass);
-# slerp twice (dot products and norms, then the merge). Every method writes
-# its output once, which `cat` does not.
+# twice per tensor (a sample of ~1/256 of it fixes a window around each
+# top-k threshold, one pass collects the window, one pass merges) or three
+# times when a threshold's tie run is too large for a window (two
+# radix-selection passes, then the merge) — in big mode the 1.5e9-element
+# embedding takes the three-pass path; dare_ties twice (L1-norm pass, merge
+# pass; the random masks are drawn twice); slerp twice (dot products and
+# norms, then the merge). Every method writes its output once, which `cat`
+# does not.
 set -euo pipefail
 
 MODE=${1:-family}
