@@ -151,7 +151,7 @@ func TestThreadCountIndependent(t *testing.T) {
 		paths = append(paths, p)
 	}
 	var outs [][]byte
-	for _, j := range []int{1, 2} {
+	for _, j := range []int{1, 2, 5} {
 		out := filepath.Join(dir, "out.safetensors")
 		mergeCheckpoints(t, paths[0], paths[1:], merge.Params{"alpha": 1.0, "calibration": 1.0}, nil, j, out)
 		b, err := os.ReadFile(out)
@@ -160,8 +160,10 @@ func TestThreadCountIndependent(t *testing.T) {
 		}
 		outs = append(outs, b)
 	}
-	if !bytes.Equal(outs[0], outs[1]) {
-		t.Fatal("-j 1 and -j 2 outputs differ")
+	for i, j := range []int{2, 5} {
+		if !bytes.Equal(outs[0], outs[1+i]) {
+			t.Fatalf("-j 1 and -j %d outputs differ", j)
+		}
 	}
 }
 
