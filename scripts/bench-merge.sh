@@ -29,8 +29,9 @@
 # twice per tensor (a sample of ~1/256 of it fixes a window around each
 # top-k threshold, one pass collects the window, one pass merges) or three
 # times when a threshold's tie run is too large for a window (two
-# radix-selection passes, then the merge) — in big mode the 1.5e9-element
-# embedding takes the three-pass path; dare_ties twice (L1-norm pass, merge
+# radix-selection passes, then the merge; expected for big mode's
+# 1.5e9-element embedding, whose bf16 deltas take few distinct values);
+# dare_ties twice (L1-norm pass, merge
 # pass; the random masks are drawn twice); slerp twice (dot products and
 # norms, then the merge). Every method writes its output once, which `cat`
 # does not.
