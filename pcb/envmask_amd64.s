@@ -134,3 +134,52 @@ pdone:
 	VZEROUPPER
 	MOVQ R8, ret+56(FP)
 	RET
+
+// func bandKeysAVX2(mask *uint8, x *float32, n int, lu *[2]uint32) (below, eq, above int)
+//
+// Keys (bits with the sign cleared) compared as int32: they are below 2³¹.
+TEXT ·bandKeysAVX2(SB), NOSPLIT, $0-56
+	MOVQ mask+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ lu+24(FP), AX
+	VPBROADCASTD 0(AX), Y4 // lo
+	VPBROADCASTD 4(AX), Y5 // hi
+	MOVL $0x7fffffff, BX
+	VMOVD BX, X8
+	VPBROADCASTD X8, Y8
+	XORQ R8, R8
+	XORQ R9, R9
+	XORQ R10, R10
+	SHRQ $3, CX
+	JZ   bdone
+
+bloop:
+	VPAND     (SI), Y8, Y0 // key
+	VPCMPGTD  Y0, Y4, Y1   // lo > key
+	VPCMPEQD  Y4, Y0, Y2   // key == lo
+	VPCMPGTD  Y5, Y0, Y3   // key > hi
+	VPCMPGTD  Y4, Y0, Y6   // key > lo
+	VPANDN    Y6, Y3, Y6   // lo < key ≤ hi
+	VMOVMSKPS Y6, BX
+	MOVB      BX, (DI)
+	VMOVMSKPS Y1, BX
+	POPCNTL   BX, BX
+	ADDQ      BX, R8
+	VMOVMSKPS Y2, BX
+	POPCNTL   BX, BX
+	ADDQ      BX, R9
+	VMOVMSKPS Y3, BX
+	POPCNTL   BX, BX
+	ADDQ      BX, R10
+	ADDQ      $32, SI
+	INCQ      DI
+	DECQ      CX
+	JNZ       bloop
+
+bdone:
+	VZEROUPPER
+	MOVQ R8, below+32(FP)
+	MOVQ R9, eq+40(FP)
+	MOVQ R10, above+48(FP)
+	RET

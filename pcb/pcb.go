@@ -110,6 +110,7 @@ type method struct {
 	// came from the speculative pass or needed the selection passes.
 	noSpeculate          bool
 	speculated, fellBack atomic.Int64
+	clipSpeculated       atomic.Int64 // groups whose clip bounds came from the sample's bands
 }
 
 func newMethod(g merge.Params) (merge.Method, error) {
@@ -229,39 +230,54 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 	if d == 0 {
 		return st, nil
 	}
-	// Passes 1–2: |τ| at the clip positions. The first also counts, for
-	// --inter sum, the entries with x = τ_k·Σ_j τ_j ≤ 0, whose balance
-	// scores are ≤ 0 (see taskStats.positive).
-	sel := make([]*orderstat.Selector, n)
-	for k := range sel {
-		sel[k] = orderstat.NewSelector(true, clipLoRank(d, m.clip), clipHiRank(d, m.clip))
-	}
-	nonPositive := make([]atomic.Int64, n)
-	smp := newSampler(g)
-	err := g.select2(ctx, sel, func(it item, off int64, b *buffers, add func(int, []float32)) {
-		for k, tau := range b.tau {
-			add(k, tau)
-		}
-		if sel[0].Pass() != 0 {
-			return
-		}
-		smp.add(it.idx, off, b)
-		if m.pairwise {
-			return
-		}
-		sumTau(b)
-		for k, tau := range b.tau {
-			nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
-		}
-	})
+	// A pre-pass reads a small sample of every task vector (sampler).
+	smp, err := g.presample(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Pass 1: |τ| at the clip positions from the sample's bands; it also
+	// counts, for --inter sum, the entries with x = τ_k·Σ_j τ_j ≤ 0, whose
+	// balance scores are ≤ 0 (see taskStats.positive).
+	nonPositive := make([]atomic.Int64, n)
+	counted, clipped := false, false
+	if !m.noSpeculate {
+		if clipped, err = m.clipBands(ctx, g, st, smp, nonPositive); err != nil {
+			return nil, err
+		}
+		counted = true
+	}
+	if clipped {
+		m.clipSpeculated.Add(1)
+	} else {
+		// Otherwise passes 1–2 select them by radix selection.
+		sel := make([]*orderstat.Selector, n)
+		for k := range sel {
+			sel[k] = orderstat.NewSelector(true, clipLoRank(d, m.clip), clipHiRank(d, m.clip))
+		}
+		err := g.select2(ctx, sel, func(it item, off int64, b *buffers, add func(int, []float32)) {
+			for k, tau := range b.tau {
+				add(k, tau)
+			}
+			if counted || m.pairwise || sel[0].Pass() != 0 {
+				return
+			}
+			sumTau(b)
+			for k, tau := range b.tau {
+				nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		for k, s := range sel {
+			r := s.Results()
+			st[k].lo, st[k].hi = r[0], r[1]
+		}
+	}
 	thrRank, maxRank := dropRank(d, m.ratio), d-1
 	ranks := make([]scoreRank, n)
-	for k, s := range sel {
-		r := s.Results()
-		st[k].lo, st[k].hi = r[0], r[1]
+	sel := make([]*orderstat.Selector, n)
+	for k := range st {
 		// Only the positive scores need evaluating when the drop position
 		// is among them.
 		c0 := nonPositive[k].Load()

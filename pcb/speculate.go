@@ -56,20 +56,6 @@ func newSampler(g *group) *sampler {
 	return s
 }
 
-// add samples one block of item it whose first entry is at tensor offset off.
-func (s *sampler) add(it int, off int64, b *buffers) {
-	end := off + int64(len(b.base))
-	for p := off - off%s.stride; p < end; p += s.stride {
-		lo, hi := max(p, off), min(p+sampleSpan, end)
-		if lo >= hi {
-			continue
-		}
-		for k, tau := range b.tau {
-			s.rows[it][k] = append(s.rows[it][k], tau[lo-off:hi-off]...)
-		}
-	}
-}
-
 // tasks returns the sample as one row per task vector, in item order.
 func (s *sampler) tasks(n int) [][]float32 {
 	out := make([][]float32, n)

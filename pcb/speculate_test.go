@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 
@@ -70,6 +71,9 @@ func TestSpeculativeThresholdMatchesReference(t *testing.T) {
 				}
 				spec := mi.(*method)
 				got := mergeInMemory(t, spec, base, models, sizes)
+				if spec.clipSpeculated.Load() != 1 {
+					t.Errorf("n=%d ratio %g %s: clip bounds not from the sample's bands", n, ratio, inter)
+				}
 				if spec.speculated.Load() != 1 || spec.fellBack.Load() != 0 {
 					t.Errorf("n=%d ratio %g %s: speculated %d, fell back %d; want the one-pass threshold", n, ratio, inter, spec.speculated.Load(), spec.fellBack.Load())
 				}
@@ -120,6 +124,9 @@ func TestSpeculationFallsBack(t *testing.T) {
 	mi, _ := newMethod(p)
 	spec := mi.(*method)
 	got := mergeInMemory(t, spec, base, models, sizes)
+	if spec.clipSpeculated.Load() != 0 {
+		t.Errorf("clip bounds from the sample's bands, want the selection passes")
+	}
 	if spec.fellBack.Load() != 1 {
 		t.Errorf("fell back %d times, want 1 (speculated %d)", spec.fellBack.Load(), spec.speculated.Load())
 	}
@@ -128,5 +135,45 @@ func TestSpeculationFallsBack(t *testing.T) {
 	sel.noSpeculate = true
 	if i := sameBits(mergeInMemory(t, sel, base, models, sizes), got); i >= 0 {
 		t.Fatalf("selection passes differ at %d", i)
+	}
+}
+
+// TestBandKeysMatchesGeneric: the vectorised band count equals the generic
+// one, including a band whose low end is 0 (zeros counted as equal) and an
+// empty band.
+func TestBandKeysMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 1e-2)
+		switch r.IntN(6) {
+		case 0:
+			x[i] = 0
+		case 1:
+			x[i] = float32(math.Copysign(0, -1))
+		case 2:
+			x[i] = 0.0078125
+		}
+	}
+	x[7] = float32(math.NaN())
+	x[8] = float32(math.Inf(-1))
+	key := func(v float32) uint32 { return math.Float32bits(v) &^ signBit }
+	for _, bd := range []keyBand{{0, key(1e-3)}, {key(1e-3), key(0.0078125)}, {key(0.0078125), key(0.0078125)}, {0, 0}, {key(1e-2), 0x7fffffff}} {
+		gm, wm := make([]uint8, len(x)/8), make([]uint8, len(x)/8)
+		gb, ge, ga := bandKeys(gm, x, bd)
+		wb, we, wa := bandKeysGeneric(wm, x, bd)
+		if gb != wb || ge != we || ga != wa {
+			t.Errorf("band %x: counts %d %d %d, generic %d %d %d", bd, gb, ge, ga, wb, we, wa)
+		}
+		inside := 0
+		for j := range gm {
+			if gm[j] != wm[j] {
+				t.Fatalf("band %x: mask[%d] = %08b, generic %08b", bd, j, gm[j], wm[j])
+			}
+			inside += bits.OnesCount8(wm[j])
+		}
+		if wb+we+wa+inside != len(x) {
+			t.Errorf("band %x: %d+%d+%d+%d entries, want %d", bd, wb, we, wa, inside, len(x))
+		}
 	}
 }
