@@ -40,8 +40,17 @@ func newGroup(tasks []*merge.Task, threads int) *group {
 	}
 	for _, t := range tasks {
 		g.d += t.Len()
+		// Large chunks in quarters, so that a tensor of a few chunks
+		// (merged with all threads, one tensor at a time) still keeps
+		// every thread busy.
 		for _, c := range merge.Chunks(t.Len(), 1) {
-			g.items = append(g.items, item{t: t, c: c, idx: len(g.items)})
+			step := c.Hi - c.Lo
+			if step >= itemSplit*pieceElems {
+				step = (step + itemSplit - 1) / itemSplit
+			}
+			for lo := c.Lo; lo < c.Hi; lo += step {
+				g.items = append(g.items, item{t: t, c: merge.Chunk{Index: len(g.items), Lo: lo, Hi: min(lo+step, c.Hi)}, idx: len(g.items)})
+			}
 		}
 	}
 	return g
@@ -92,6 +101,9 @@ func (cd *chunkData) blocks(fn func(off int, b *buffers)) {
 	}
 	b.sum = full
 }
+
+// itemSplit is how many items a chunk of merge.Chunks is cut into.
+const itemSplit = 4
 
 // pieceElems is how many elements of every input a chunk reads at a time:
 // small enough that the base and the models (converted to float32) stay in
