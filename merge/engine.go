@@ -236,7 +236,7 @@ func PlanMerge(cfg *Config) (*Plan, error) {
 			problems = append(problems, err.Error())
 			continue
 		}
-		task := &Task{Name: name, Shape: shape, Layer: layer, Global: g, Seed: cfg.Seed}
+		task := &Task{Name: name, Shape: shape, Layer: layer, Global: g, Seed: cfg.Seed, Warn: cfg.Warn}
 		base := 0
 		if cfg.Base != nil {
 			if srcs[0] != nil {

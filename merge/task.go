@@ -2,6 +2,7 @@ package merge
 
 import (
 	"context"
+	"io"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -87,9 +88,20 @@ type Task struct {
 	// Source describes where the tensor comes from, for --dry-run.
 	Source string
 
+	// Warn receives the task's warnings (nil: discarded, as with -q).
+	Warn io.Writer
+
 	threads int
 	out     *formats.Writer
 	outDT   formats.DType
+}
+
+// Warnf reports a warning on t.Warn ("warning: " + the formatted text,
+// which should name the tensor).
+func (t *Task) Warnf(format string, args ...any) {
+	if t.Warn != nil {
+		fmt.Fprintf(t.Warn, "warning: "+format+"\n", args...)
+	}
 }
 
 // Len returns the number of output elements.
@@ -161,8 +173,10 @@ func Chunks(n, align int64) []Chunk {
 }
 
 // ForChunks runs fn for every chunk of the task's n elements (aligned as in
-// Chunks) on up to Threads goroutines. Results that fn stores by chunk
-// index and combines in index order are independent of the thread count.
+// Chunks) on up to Threads goroutines. Chunks start in index order (a chunk
+// may wait for its predecessor's hand-over without deadlock). Results that
+// fn stores by chunk index and combines in index order are independent of
+// the thread count.
 func (t *Task) ForChunks(ctx context.Context, align int64, fn func(c Chunk) error) error {
 	return Parallel(ctx, t.Threads(), Chunks(t.Len(), align), fn)
 }

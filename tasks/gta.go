@@ -3,9 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 	"sync"
 
@@ -129,15 +127,9 @@ func parseRescale(v any, def bool) (rescaleMode, error) {
 	return rescaleOff, nil
 }
 
-// taskWarn reports a warning through the task when the engine offers a
-// Warnf method, else on standard error.
+// taskWarn reports a warning through the task (honouring -q).
 func taskWarn(t *merge.Task, format string, args ...any) {
-	if w, ok := any(t).(interface{ Warnf(string, ...any) }); ok {
-		w.Warnf(format, args...)
-		return
-	}
-	var w io.Writer = os.Stderr
-	fmt.Fprintf(w, "warning: "+format+"\n", args...)
+	t.Warnf(format, args...)
 }
 
 // modelPlan is what the merge of one tensor does with one model.
