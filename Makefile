@@ -20,8 +20,10 @@ test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
+# The pure-Go build runs every package's tests too (-short trims the long
+# evaluation sweeps, which the first run covers with the assembly kernels).
 test-purego:
-	$(GO) test -count=1 -tags purego ./...
+	$(GO) test -count=1 -short -tags purego ./...
 
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHeader$$' -fuzztime 10s ./formats
@@ -32,8 +34,12 @@ test-fuzz:
 test-arm64:
 	@if command -v qemu-aarch64 >/dev/null 2>&1; then \
 		set -e; \
-		GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./simd/...; \
-		QEMU_CPU=cortex-a72 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./simd/...; \
+		GOARCH=arm64 $(GO) vet ./simd/... ./model/...; \
+		GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64 ./simd/...; \
+		QEMU_CPU=cortex-a72 GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64 ./simd/...; \
+		GOARCH=arm64 $(GO) test -count=1 -short -tags purego -exec qemu-aarch64 ./simd/...; \
+		GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64 ./model/; \
+		if command -v aarch64-linux-gnu-objdump >/dev/null 2>&1; then sh simd/_asm/checkwords.sh; fi; \
 	else \
 		echo "test-arm64: qemu-aarch64 not found (apt-get install qemu-user); arm64 kernels not tested"; \
 		exit 1; \
