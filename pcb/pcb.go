@@ -8,8 +8,10 @@
 // fraction r of each task's scores, rescales the survivors by min-max and
 // averages the clipped task vectors with those weights. The official code
 // flattens the whole model into one vector per task and sorts it; here the
-// sorted positions come from exact radix selection ([orderstat]) over
-// repeated streaming passes, so no flattened model is ever held.
+// values at sorted positions come from streaming passes that count the
+// entries against narrow bands located by a small sample (exact whenever
+// the position falls in its band) or, failing that, from exact radix
+// selection ([orderstat]), so no flattened model is ever held.
 package pcb
 
 import (
@@ -68,12 +70,18 @@ Sorted positions use Python's int() truncation, exactly as the official code.
 With --scope model (default) d is every merged parameter of the whole model
 (tensors excluded with --exclude keep the base's values and are not part of d),
 so each task has one lo, hi, thr and max for the whole model. gomerge computes
-them exactly without holding the model: pass 1 and 2 read base and models to
-select lo and hi (two-level radix selection over float bit patterns), passes 3
-and 4 compute B to select thr and max, pass 5 computes and writes the merge —
-five reads of every input. --scope tensor applies the same steps to each tensor
-on its own (its own d and statistics): the same five reads, tensor by tensor;
-a different method from the paper's.
+them exactly without holding the model, in three reads of every input (plus
+a pre-pass that reads a sample of short runs, about a million entries per
+input): pass 1
+counts |τ| against narrow bands around the clip positions that the sample
+locates and keeps the values inside, which gives lo and hi; pass 2 computes B
+(skipping, without exp or tanh, entries whose score is provably below the
+band) and does the same for thr, tracking max; pass 3 computes and writes the
+merge. Whenever a sorted position falls outside its band (an unrepresentative
+sample), two-pass radix selection over float bit patterns takes over for that
+statistic — up to five reads, the same result. --scope tensor applies the
+same steps to each tensor on its own (its own d and statistics), tensor by
+tensor; a different method from the paper's.
 
 The per-model weight is λ_k inside the weighted average, as in the vision
 code (λ_k = 1 and the outer λ give the NLP code). A weight-0 model adds
@@ -105,9 +113,10 @@ type method struct {
 	stats    []taskStats
 	prepared map[string]bool
 
-	// For tests: noSpeculate forces the two selection passes for the drop
-	// threshold; speculated and fellBack count the groups whose threshold
-	// came from the speculative pass or needed the selection passes.
+	// For tests: noSpeculate forces the selection passes for the clip
+	// bounds and the drop threshold; speculated and fellBack count the
+	// groups whose threshold came from the sample's band or needed the
+	// selection passes.
 	noSpeculate          bool
 	speculated, fellBack atomic.Int64
 	clipSpeculated       atomic.Int64 // groups whose clip bounds came from the sample's bands
@@ -159,7 +168,7 @@ func dropRank(d int64, r float64) int64 { return clampRank(int64(float64(d)*(1-r
 func clampRank(k, d int64) int64 { return min(max(k, 0), d-1) }
 
 // Prepare implements merge.Preparer: with --scope model it computes every
-// task vector's statistics over all tasks (four of the five passes).
+// task vector's statistics over all tasks (all passes but the last).
 func (m *method) Prepare(ctx context.Context, tasks []*merge.Task) error {
 	if m.tensorScope || len(tasks) == 0 {
 		return nil
@@ -222,8 +231,8 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	})
 }
 
-// statistics runs the four selection passes over a group and returns every
-// task's lo, hi, thr and max.
+// statistics runs the statistics passes over a group (two, or up to four
+// when a sample's band misses) and returns every task's lo, hi, thr and max.
 func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) {
 	d, n := g.d, g.n
 	st := make([]taskStats, n)

@@ -32,9 +32,9 @@ const sampleSpan = 16
 // for large models: 4 MiB of float32 per task vector.
 const sampleTarget = 1 << 20
 
-// bandBudget is the most band values kept over all task vectors (128 MiB);
+// bandBudget is the most band values kept over all task vectors (256 MiB);
 // a larger band falls back to the selection passes.
-const bandBudget = 1 << 25
+const bandBudget = 1 << 26
 
 // sampler collects the task vectors at the tensor offsets o with o mod
 // stride < sampleSpan, per item (chunk) so that the sample does not depend
