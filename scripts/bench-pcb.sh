@@ -11,6 +11,8 @@
 #   THREADS=N       gomerge -j (default: all cores)
 #   WORK=DIR        working directory (default: a new temporary one)
 #   KEEP=1          keep the generated models and output
+#   MODELS=DIR      use an existing genmodels family (DIR/base, DIR/expert1…)
+#                   instead of generating one
 #
 # Goal (issue 7): wall time ≤ 10× cat of the inputs, peak RSS ≤ 1 GiB.
 #
@@ -39,11 +41,16 @@ cd "$ROOT"
 echo "== building gomerge"
 go build -o "$WORK/gomerge" .
 
-echo "== generating $PARAMS-parameter base + $EXPERTS experts in $WORK/models"
-go run ./scripts/genmodels -o "$WORK/models" -params "$PARAMS" -experts "$EXPERTS"
+if [[ -n "${MODELS:-}" ]]; then
+	echo "== using the family in $MODELS"
+else
+	MODELS="$WORK/models"
+	echo "== generating $PARAMS-parameter base + $EXPERTS experts in $MODELS"
+	go run ./scripts/genmodels -o "$MODELS" -params "$PARAMS" -experts "$EXPERTS"
+fi
 
-models=("$WORK/models/base")
-for k in $(seq 1 "$EXPERTS"); do models+=("$WORK/models/expert$k"); done
+models=("$MODELS/base")
+for k in $(seq 1 "$EXPERTS"); do models+=("$MODELS/expert$k"); done
 files=()
 for m in "${models[@]}"; do files+=("$m"/*.safetensors); done
 bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
