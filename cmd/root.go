@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,8 @@ var Version = "0.1.0-dev"
 type Globals struct {
 	Quiet   bool
 	Threads int
+	// CPUProfile names a file for a pprof CPU profile (hidden flag).
+	CPUProfile string
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -75,6 +78,23 @@ Model arguments are files, directories or "-" (standard input); -o takes a
 	root.SetVersionTemplate(fmt.Sprintf("gomerge {{.Version}} (%s, %s/%s, simd %s)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, simd.Level()))
 	root.PersistentFlags().BoolVarP(&g.Quiet, "quiet", "q", false, "no progress bar or warnings on stderr")
 	root.PersistentFlags().IntVarP(&g.Threads, "threads", "j", runtime.NumCPU(), "worker threads (results are identical for any value)")
+	root.PersistentFlags().StringVar(&g.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.CPUProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.CPUProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if g.CPUProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}
 	root.AddCommand(newVersionCmd(g))
 	root.AddCommand(newInspectCmd(g), newConvertCmd(g))
 	for _, spec := range methodRegistry().Methods() {

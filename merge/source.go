@@ -60,6 +60,33 @@ func (s *TensorSource) cropped() bool {
 	return false
 }
 
+// RawReader is implemented by sources that can hand out their stored
+// bytes: hot loops may then read bf16 or f16 directly instead of float32.
+type RawReader interface {
+	// RawDType is the stored dtype, or "" when the source cannot read raw
+	// bytes (a cropped tensor).
+	RawDType() formats.DType
+	// ReadRaw fills p with the stored bytes of elements [off, off+len(p)/size).
+	ReadRaw(p []byte, off int64) error
+}
+
+// RawDType implements RawReader.
+func (s *TensorSource) RawDType() formats.DType {
+	if s.cropped() {
+		return ""
+	}
+	return s.T.DType
+}
+
+// ReadRaw implements RawReader.
+func (s *TensorSource) ReadRaw(p []byte, off int64) error {
+	sz := int64(s.T.DType.Size())
+	if s.cropped() || int64(len(p))%sz != 0 {
+		return fmt.Errorf("%s: tensor %q: raw read not possible", s.T.File, s.T.Name)
+	}
+	return s.T.ReadAt(p, off*sz)
+}
+
 // Read implements Source.
 func (s *TensorSource) Read(dst []float32, off int64) error {
 	if off < 0 || off+int64(len(dst)) > s.Len() {
