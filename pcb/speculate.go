@@ -44,8 +44,14 @@ type sampler struct {
 	rows   [][][]float32 // per item, per task
 }
 
+// minSampleStride bounds the sample to 1/256 of the entries: each run is
+// one read per input, so a denser sample of a small group (--scope tensor)
+// would cost more than the passes it saves. A group of fewer than about
+// 16K entries has too small a sample and takes the selection passes.
+const minSampleStride = 4096
+
 func newSampler(g *group) *sampler {
-	stride := int64(sampleSpan)
+	stride := int64(minSampleStride)
 	for g.d/stride*sampleSpan > sampleTarget {
 		stride *= 2
 	}
