@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomerge/gomerge/formats"
@@ -253,11 +254,11 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 				skipped = append(skipped, fmt.Sprintf("tensor %q is missing from %s", name, e.Path))
 			case !et.DType.IsFloat():
 				skipped = append(skipped, fmt.Sprintf("tensor %q has dtype %s in %s", name, et.DType, e.Path))
-			case !equalShape(et.Shape, bt.Shape) && !croppable(name, et.Shape, bt.Shape):
+			case !slices.Equal(et.Shape, bt.Shape) && !croppable(name, et.Shape, bt.Shape):
 				skipped = append(skipped, fmt.Sprintf("tensor %q has shape %v in %s but %v in the base", name, et.Shape, e.Path, bt.Shape))
 			default:
 				var crop []int64
-				if !equalShape(et.Shape, bt.Shape) {
+				if !slices.Equal(et.Shape, bt.Shape) {
 					// A grown vocabulary: compare the base's rows only.
 					crop = bt.Shape
 					if opts.Warn != nil {
@@ -413,16 +414,4 @@ func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []P
 // shape have contains the base's shape base as its top-left sub-matrix.
 func croppable(name string, have, base []int64) bool {
 	return merge.IsEmbedding(name) && len(have) == 2 && len(base) == 2 && have[0] >= base[0] && have[1] >= base[1]
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -146,7 +147,7 @@ func Plan(e Experts, cfg Config, opts PlanOptions) (*merge.Plan, Config, error) 
 		tt, lt := ts[0], ts[1]
 		shapeOK := true
 		for i, t := range ts[1:] {
-			if !equalShape(t.Shape, tt.Shape) {
+			if !slices.Equal(t.Shape, tt.Shape) {
 				problems = append(problems, fmt.Sprintf("tensor %q has shape %v in %s but %v in %s", name, tt.Shape, e.Task.Path, t.Shape, check[i+1].Path))
 				shapeOK = false
 			}
@@ -242,18 +243,6 @@ func outDType(forced, stored formats.DType) formats.DType {
 		return stored
 	}
 	return formats.BF16
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys(m map[string]bool) []string {

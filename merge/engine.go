@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -398,7 +399,7 @@ func reconcileShapes(name string, models []*formats.Model, ts []*formats.Tensor,
 	first := firstNonNil(ts)
 	same := true
 	for _, t := range ts {
-		if t != nil && !equalShape(t.Shape, first.Shape) {
+		if t != nil && !slices.Equal(t.Shape, first.Shape) {
 			same = false
 		}
 	}
@@ -436,18 +437,6 @@ func reconcileShapes(name string, models []*formats.Model, ts []*formats.Tensor,
 		shape[1] = min(shape[1], t.Shape[1])
 	}
 	return shape, true, ""
-}
-
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ExecOptions configure Execute.
