@@ -99,15 +99,6 @@ func countPositiveProducts(a, b []float32) int {
 	return countPositiveProductsArch(a, b)
 }
 
-// countNonPositive returns how many x[i] ≤ 0 (see nonPositive).
-func countNonPositive(x []float32) int64 {
-	n := 0
-	for _, v := range x {
-		n += nonPositive(v)
-	}
-	return int64(n)
-}
-
 // scores computes the balance scores B_k = exp(n·MinMax(Â_k)²) ⊙ inter_k
 // and calls emit(k, B) for each task in order, with inter_k = tanh(τ_k ⊙
 // Σ_j τ_j) or, when pairwise, Σ_j tanh(ñ_k ⊙ ñ_j), ñ_j = sign(τ_j)·MinMax(Â_j).
