@@ -27,9 +27,9 @@ type Globals struct {
 	Threads int
 	// CPUProfile names a file for a pprof CPU profile (hidden flag).
 	CPUProfile string
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // Main runs gomerge with the given arguments and returns the exit code.

@@ -2,10 +2,10 @@ package merge
 
 import (
 	"context"
-	"io"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"regexp"
 	"strconv"

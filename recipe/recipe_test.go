@@ -176,8 +176,8 @@ models:
 	}
 	defer job.Close()
 	cases := []struct {
-		tensor                   string
-		layer                    int
+		tensor                 string
+		layer                  int
 		lambda, wB, dB, wC, dC float64
 	}{
 		{"model.layers.1.mlp.up_proj.weight", 1, 0.25, 0.75, 0.9, 0.1, 0.3},
