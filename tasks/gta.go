@@ -292,7 +292,6 @@ func deltaScan(t *merge.Task, align int64, want []bool) scanFunc {
 func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nChunks int) (*eqChain, error) {
 	n := t.Len()
 	want := make([]bool, len(ps))
-	var qs []rankQuery
 	bs := make([]rankBounds, len(ps))
 	for k := range ps {
 		p := &ps[k]
@@ -325,14 +324,7 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 			return chain, nil
 		}
 	}
-	for k := range ps {
-		if want[k] {
-			qs = append(qs, rankQuery{Stream: k, Rank: bs[k].hi - 1})
-			if bs[k].lo > 0 {
-				qs = append(qs, rankQuery{Stream: k, Rank: bs[k].lo})
-			}
-		}
-	}
+	qs := bandQueries(want, bs)
 	scan := deltaScan(t, 1, want)
 	sel := &absSelector{streams: len(ps)}
 	if err := sel.countHigh(ctx, scan, nil); err != nil {
@@ -342,21 +334,12 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 	if err != nil {
 		return nil, err
 	}
-	straddle := false
-	i := 0
+	bands := make([]band, len(ps))
+	straddle := bandsFromAnswers(want, bs, ans, bands)
 	for k := range ps {
-		if !want[k] {
-			continue
+		if want[k] {
+			ps[k].band = bands[k]
 		}
-		hiAns := ans[i]
-		i++
-		var loAns rankAnswer
-		if bs[k].lo > 0 {
-			loAns = ans[i]
-			i++
-		}
-		ps[k].band = newBand(bs[k].lo, bs[k].hi, loAns, hiAns)
-		straddle = straddle || ps[k].band.straddle
 	}
 	if !straddle {
 		return nil, nil

@@ -64,9 +64,7 @@ func (m *gta) Prepare(ctx context.Context, tasks []*merge.Task) error {
 	firstItem[len(tasks)] = len(items)
 	want := make([]bool, K)
 	zero := make([]bool, K)
-	type bounds struct{ lo, hi int64 }
-	bs := make([]bounds, K)
-	var qs []rankQuery
+	bs := make([]rankBounds, K)
 	for k := range first {
 		p := first[k]
 		if !p.sparse {
@@ -83,12 +81,9 @@ func (m *gta) Prepare(ctx context.Context, tasks []*merge.Task) error {
 			continue
 		}
 		want[k] = true
-		bs[k] = bounds{lo, hi}
-		qs = append(qs, rankQuery{Stream: k, Rank: hi - 1})
-		if lo > 0 {
-			qs = append(qs, rankQuery{Stream: k, Rank: lo})
-		}
+		bs[k] = rankBounds{lo, hi}
 	}
+	qs := bandQueries(want, bs)
 	pb := &preparedBands{bands: make([]band, K), zero: zero}
 	m.mu.Lock()
 	m.prepared = map[string]*preparedBands{}
@@ -143,23 +138,7 @@ func (m *gta) Prepare(ctx context.Context, tasks []*merge.Task) error {
 	if err != nil {
 		return err
 	}
-	straddle := false
-	i := 0
-	for k := range want {
-		if !want[k] {
-			continue
-		}
-		hiAns := ans[i]
-		i++
-		var loAns rankAnswer
-		if bs[k].lo > 0 {
-			loAns = ans[i]
-			i++
-		}
-		pb.bands[k] = newBand(bs[k].lo, bs[k].hi, loAns, hiAns)
-		straddle = straddle || pb.bands[k].straddle
-	}
-	if !straddle {
+	if !bandsFromAnswers(want, bs, ans, pb.bands) {
 		return nil
 	}
 	// Count threshold ties per chunk, then give every tensor its running

@@ -204,6 +204,44 @@ type band struct {
 	straddle bool
 }
 
+// bandQueries lists, for every wanted model k, the rank queries that fix
+// its band: rank hi−1, then rank lo when lo > 0.
+func bandQueries(want []bool, bs []rankBounds) []rankQuery {
+	var qs []rankQuery
+	for k := range want {
+		if !want[k] {
+			continue
+		}
+		qs = append(qs, rankQuery{Stream: k, Rank: bs[k].hi - 1})
+		if bs[k].lo > 0 {
+			qs = append(qs, rankQuery{Stream: k, Rank: bs[k].lo})
+		}
+	}
+	return qs
+}
+
+// bandsFromAnswers sets bands[k] of every wanted model from the answers to
+// bandQueries (in the same order) and reports whether any band straddles a
+// run of equal values.
+func bandsFromAnswers(want []bool, bs []rankBounds, ans []rankAnswer, bands []band) (straddle bool) {
+	i := 0
+	for k := range want {
+		if !want[k] {
+			continue
+		}
+		hiAns := ans[i]
+		i++
+		var loAns rankAnswer
+		if bs[k].lo > 0 {
+			loAns = ans[i]
+			i++
+		}
+		bands[k] = newBand(bs[k].lo, bs[k].hi, loAns, hiAns)
+		straddle = straddle || bands[k].straddle
+	}
+	return straddle
+}
+
 // newBand builds the band of ranks [lo, hi) from the answers for rank lo
 // (ignored when lo == 0) and rank hi−1.
 func newBand(lo, hi int64, loAns, hiAns rankAnswer) band {
