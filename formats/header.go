@@ -31,9 +31,10 @@ type TensorInfo struct {
 }
 
 // NumElements returns the product of the shape (1 for a scalar).
-func (t *TensorInfo) NumElements() int64 { return numElements(t.Shape) }
+func (t *TensorInfo) NumElements() int64 { return NumElements(t.Shape) }
 
-func numElements(shape []int64) int64 {
+// NumElements returns the product of a shape (1 for a scalar).
+func NumElements(shape []int64) int64 {
 	n := int64(1)
 	for _, d := range shape {
 		n *= d

@@ -29,7 +29,7 @@ type TensorSpec struct {
 }
 
 // Size returns the tensor's length in bytes.
-func (s TensorSpec) Size() int64 { return numElements(s.Shape) * int64(s.DType.Size()) }
+func (s TensorSpec) Size() int64 { return NumElements(s.Shape) * int64(s.DType.Size()) }
 
 // WriteOptions configure Create.
 type WriteOptions struct {

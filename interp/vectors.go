@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/simd"
 )
@@ -37,10 +38,7 @@ func newVectorView(shape []int64, kind vectorKind, tile int64) vectorView {
 	if tile < 1 {
 		tile = merge.ChunkElems
 	}
-	n := int64(1)
-	for _, d := range shape {
-		n *= d
-	}
+	n := formats.NumElements(shape)
 	v := vectorView{kind: kind, tile: tile}
 	switch kind {
 	case wholeTensor:

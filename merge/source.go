@@ -43,13 +43,7 @@ func NewSource(t *formats.Tensor, crop []int64) (*TensorSource, error) {
 func (s *TensorSource) Shape() []int64 { return s.shape }
 
 // Len implements Source.
-func (s *TensorSource) Len() int64 {
-	n := int64(1)
-	for _, d := range s.shape {
-		n *= d
-	}
-	return n
-}
+func (s *TensorSource) Len() int64 { return formats.NumElements(s.shape) }
 
 func (s *TensorSource) cropped() bool {
 	for i := range s.shape {

@@ -105,13 +105,7 @@ func (t *Task) Warnf(format string, args ...any) {
 }
 
 // Len returns the number of output elements.
-func (t *Task) Len() int64 {
-	n := int64(1)
-	for _, d := range t.Shape {
-		n *= d
-	}
-	return n
-}
+func (t *Task) Len() int64 { return formats.NumElements(t.Shape) }
 
 // Rows returns the shape viewed as a matrix [rows, cols]: 1-D tensors are
 // one row, higher ranks fold the leading dimensions into rows.

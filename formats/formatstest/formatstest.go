@@ -140,11 +140,7 @@ func WriteFunc(tb testing.TB, path string, specs []formats.TensorSpec, value fun
 	}
 	defer w.Abort()
 	for _, s := range specs {
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= d
-		}
-		v := make([]float32, n)
+		v := make([]float32, formats.NumElements(s.Shape))
 		for i := range v {
 			v[i] = value(s.Name, i)
 		}

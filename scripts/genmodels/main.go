@@ -304,10 +304,7 @@ func generate(ctx context.Context, o options) ([]string, error) {
 		h := fnv.New64a()
 		h.Write([]byte(s.Name))
 		key := h.Sum64()
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= d
-		}
+		n := formats.NumElements(s.Shape)
 		for lo := int64(0); lo < n; lo += chunkElems {
 			jobs = append(jobs, job{spec: s, tensor: key, lo: lo, hi: min(lo+chunkElems, n)})
 		}
