@@ -64,6 +64,25 @@ type RawReader interface {
 	ReadRaw(p []byte, off int64) error
 }
 
+// RawSources returns the raw readers of t.Base (when set) followed by
+// t.Inputs if every one stores dtype dt uncropped, else nil: hot loops then
+// read the stored bytes (bf16, say) instead of float32 copies.
+func RawSources(t *Task, dt formats.DType) []RawReader {
+	srcs := t.Inputs
+	if t.Base != nil {
+		srcs = append([]Source{t.Base}, t.Inputs...)
+	}
+	out := make([]RawReader, 0, len(srcs))
+	for _, s := range srcs {
+		r, ok := s.(RawReader)
+		if !ok || r.RawDType() != dt {
+			return nil
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // RawDType implements RawReader.
 func (s *TensorSource) RawDType() formats.DType {
 	if s.cropped() {

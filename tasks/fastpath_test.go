@@ -38,7 +38,7 @@ func TestTaskArithmeticBF16FastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bf16Sources(plan.Tasks[0]) {
+	if merge.RawSources(plan.Tasks[0], formats.BF16) == nil {
 		t.Fatal("the bf16 fast path is not taken")
 	}
 	out := filepath.Join(dir, "out.safetensors")

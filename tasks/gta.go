@@ -667,8 +667,8 @@ func hasZero(ps []modelPlan) bool {
 // plainSum is task arithmetic without normalisation: base + Σ w_k(x_k − base)
 // in one fused kernel per chunk.
 func (m *gta) plainSum(ctx context.Context, t *merge.Task, w []float32) error {
-	if bf16Sources(t) {
-		return m.plainSumBF16(ctx, t, w)
+	if raw := merge.RawSources(t, formats.BF16); raw != nil {
+		return m.plainSumBF16(ctx, t, raw, w)
 	}
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		n := c.Len()
@@ -694,18 +694,6 @@ func (m *gta) plainSum(ctx context.Context, t *merge.Task, w []float32) error {
 	})
 }
 
-// bf16Sources reports whether the base and every input can hand out raw
-// bf16 bytes.
-func bf16Sources(t *merge.Task) bool {
-	for _, s := range append([]merge.Source{t.Base}, t.Inputs...) {
-		r, ok := s.(merge.RawReader)
-		if !ok || r.RawDType() != formats.BF16 {
-			return false
-		}
-	}
-	return true
-}
-
 // sumBlock is the block of plainSumBF16: its buffers (about 6 × 64 KiB for
 // three models) stay in the core's L2 cache between the read, the fused sum
 // and the write.
@@ -714,7 +702,7 @@ const sumBlock = 16 << 10
 // plainSumBF16 is plainSum for bf16 checkpoints: it reads the stored bf16
 // values block by block and sums them with simd.WeightedDeltaSumBF16, which
 // gives bit for bit what converting to float32 first gives.
-func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, w []float32) error {
+func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, srcs []merge.RawReader, w []float32) error {
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		raw := make([][]byte, len(t.Inputs)+1)
 		u16 := make([][]uint16, len(t.Inputs)+1)
@@ -723,11 +711,10 @@ func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, w []float32) erro
 			u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&raw[i][0])), sumBlock)
 		}
 		out := make([]float32, sumBlock)
-		srcs := append([]merge.Source{t.Base}, t.Inputs...)
 		for lo := c.Lo; lo < c.Hi; lo += sumBlock {
 			n := int(min(sumBlock, c.Hi-lo))
 			for i, s := range srcs {
-				if err := s.(merge.RawReader).ReadRaw(raw[i][:2*n], lo); err != nil {
+				if err := s.ReadRaw(raw[i][:2*n], lo); err != nil {
 					return err
 				}
 			}

@@ -3,7 +3,6 @@ package widen
 import (
 	"context"
 	"math"
-	"slices"
 	"sync"
 	"unsafe"
 
@@ -168,11 +167,11 @@ func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32
 // [lo, hi) of the stored tensors raw (the base, then the models; see
 // rawBF16Inputs) and returns the filled base and model slices. The bit
 // patterns occupy the first half of the float32 buffers.
-func (b *blockBuffers) readBF16(raw []*formats.Tensor, lo, hi int64) ([]uint16, [][]uint16, error) {
+func (b *blockBuffers) readBF16(raw []merge.RawReader, lo, hi int64) ([]uint16, [][]uint16, error) {
 	n := int(hi - lo)
-	read := func(f []float32, t *formats.Tensor) ([]uint16, error) {
+	read := func(f []float32, r merge.RawReader) ([]uint16, error) {
 		v := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(f))), n)
-		return v, t.ReadAt(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), 2*lo)
+		return v, r.ReadRaw(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), lo)
 	}
 	base, err := read(b.base, raw[0])
 	if err != nil {
@@ -187,24 +186,16 @@ func (b *blockBuffers) readBF16(raw []*formats.Tensor, lo, hi int64) ([]uint16, 
 	return base, xs, nil
 }
 
-// rawBF16Inputs returns the stored tensors of the base and the models
-// (in that order) when the column kernels can run on their bit patterns
+// rawBF16Inputs returns the raw readers of the base and the models (in
+// that order) when the column kernels can run on their bit patterns
 // directly: every source reads a whole (uncropped) bfloat16 tensor and the
 // CPU has the assembly kernels. Otherwise it returns nil and the passes
 // read float32 through the sources. Both ways give the same bits.
-func rawBF16Inputs(t *merge.Task) []*formats.Tensor {
-	if !hasColumnAsm {
+func rawBF16Inputs(t *merge.Task) []merge.RawReader {
+	if !hasColumnAsm || t.Base == nil {
 		return nil
 	}
-	raw := make([]*formats.Tensor, 0, 1+len(t.Inputs))
-	for _, src := range append([]merge.Source{t.Base}, t.Inputs...) {
-		ts, ok := src.(*merge.TensorSource)
-		if !ok || ts.T == nil || ts.T.DType != formats.BF16 || !slices.Equal(ts.Shape(), ts.T.Shape) {
-			return nil
-		}
-		raw = append(raw, ts.T)
-	}
-	return raw
+	return merge.RawSources(t, formats.BF16)
 }
 
 // mergeMatrix merges a 2-D tensor [rows, cols]. For a token embedding
@@ -329,7 +320,7 @@ func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats,
 // (tokens true).
 func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
 	n := len(t.Inputs)
-	var raw []*formats.Tensor
+	var raw []merge.RawReader
 	if !tokens {
 		raw = rawBF16Inputs(t)
 	}
