@@ -36,7 +36,14 @@ func CopyModelFiles(w *Writer, from *Model, dtype DType, edit func(map[string]an
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if name == "config.json" {
-			data, err = editConfig(data, dtype, edit)
+			data, err = EditJSON(data, func(cfg map[string]any) {
+				if dtype != "" {
+					cfg["torch_dtype"] = dtype.TorchName()
+				}
+				if edit != nil {
+					edit(cfg)
+				}
+			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", filepath.Join(from.Dir, name), err)
 			}
@@ -46,11 +53,12 @@ func CopyModelFiles(w *Writer, from *Model, dtype DType, edit func(map[string]an
 	return nil
 }
 
-// editConfig sets torch_dtype in a config.json document and applies edit.
-// Numbers reach edit as float64, as with json.Unmarshal, except integers
-// too large for a float64 to hold exactly, which stay json.Number so that
-// they are written back unchanged. Keys come out sorted.
-func editConfig(data []byte, dtype DType, edit func(map[string]any)) ([]byte, error) {
+// EditJSON applies edit to a JSON object document (config.json,
+// tokenizer_config.json) and re-encodes it indented, without escaping <, >
+// and &. Numbers reach edit as float64, as with json.Unmarshal, except
+// integers too large for a float64 to hold exactly, which stay json.Number
+// so that they are written back unchanged. Keys come out sorted.
+func EditJSON(data []byte, edit func(map[string]any)) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var cfg map[string]any
@@ -63,12 +71,7 @@ func editConfig(data []byte, dtype DType, edit func(map[string]any)) ([]byte, er
 	for k, v := range cfg {
 		cfg[k] = plainNumbers(v)
 	}
-	if dtype != "" {
-		cfg["torch_dtype"] = dtype.TorchName()
-	}
-	if edit != nil {
-		edit(cfg)
-	}
+	edit(cfg)
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)

@@ -2,11 +2,11 @@ package recipe
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -40,25 +40,20 @@ func (j *Job) chatTemplate() error {
 		}
 		tmpl = ct
 	}
-	cfg := map[string]any{}
+	data := []byte("{}")
 	if j.CopyFrom != nil {
-		if data, err := j.CopyFrom.ReadFile("tokenizer_config.json"); err == nil {
-			if err := json.Unmarshal(data, &cfg); err != nil {
-				return fmt.Errorf("%s/tokenizer_config.json: %w", j.CopyFrom.Dir, err)
-			}
+		d, err := j.CopyFrom.ReadFile("tokenizer_config.json")
+		if err == nil {
+			data = d
 		} else if !os.IsNotExist(err) {
 			return err
 		}
 	}
-	cfg["chat_template"] = tmpl
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep "<|im_start|>" readable
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(cfg); err != nil {
-		return err
+	out, err := formats.EditJSON(data, func(cfg map[string]any) { cfg["chat_template"] = tmpl })
+	if err != nil {
+		return fmt.Errorf("%s/tokenizer_config.json: %w", j.CopyFrom.Dir, err)
 	}
-	j.Files["tokenizer_config.json"] = buf.Bytes()
+	j.Files["tokenizer_config.json"] = out
 	return nil
 }
 
