@@ -1,11 +1,8 @@
 package layerswap
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -13,42 +10,6 @@ import (
 	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 )
-
-// NumLayers returns a model's transformer layer count: num_hidden_layers
-// (or n_layer, num_layers) from config.json when the model has one, checked
-// against the layer indices in the tensor names, else one more than the
-// largest layer index. A model without layer tensors has 0 layers.
-func NumLayers(m *formats.Model) (int, error) {
-	fromNames := 0
-	for _, n := range m.Names() {
-		fromNames = max(fromNames, merge.LayerIndex(n)+1)
-	}
-	data, err := m.ReadFile("config.json")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fromNames, nil
-		}
-		return 0, err
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return 0, fmt.Errorf("%s/config.json: %w", m.Dir, err)
-	}
-	for _, k := range []string{"num_hidden_layers", "n_layer", "num_layers"} {
-		v, ok := cfg[k].(float64)
-		if !ok {
-			continue
-		}
-		if v != float64(int(v)) || v < 0 {
-			return 0, fmt.Errorf("%s/config.json: %s is %v, not a layer count", m.Dir, k, v)
-		}
-		if fromNames > int(v) {
-			return 0, fmt.Errorf("%s: config.json says %s = %d but the tensor names reach layer %d", m.Path, k, int(v), fromNames-1)
-		}
-		return int(v), nil
-	}
-	return fromNames, nil
-}
 
 // Experts are the models of a layer swap.
 type Experts struct {
@@ -71,11 +32,11 @@ type PlanOptions struct {
 // Layers returns the experts' common layer count, or an error if they
 // differ.
 func (e Experts) Layers() (int, error) {
-	lt, err := NumLayers(e.Task)
+	lt, err := merge.NumLayers(e.Task)
 	if err != nil {
 		return 0, err
 	}
-	ll, err := NumLayers(e.Lang)
+	ll, err := merge.NumLayers(e.Lang)
 	if err != nil {
 		return 0, err
 	}
@@ -83,7 +44,7 @@ func (e Experts) Layers() (int, error) {
 		return 0, fmt.Errorf("the experts have different layer counts: %d in %s (task), %d in %s (lang)", lt, e.Task.Path, ll, e.Lang.Path)
 	}
 	if e.Base != nil {
-		lb, err := NumLayers(e.Base)
+		lb, err := merge.NumLayers(e.Base)
 		if err != nil {
 			return 0, err
 		}

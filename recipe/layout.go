@@ -118,7 +118,10 @@ func planModels(r *Recipe, spec *merge.MethodSpec, job *Job, models map[string]*
 	if ref == nil {
 		ref = cfg.Models[0]
 	}
-	nLayers := layerCount(ref)
+	nLayers, err := merge.NumLayers(ref)
+	if err != nil {
+		return &Error{File: r.File, Line: r.Lines["models"], Msg: err.Error()}
+	}
 	cfg.Params = &resolver{spec: spec, top: r.Parameters, nModels: len(cfg.Models), byTensor: map[string]scope{},
 		fallback: func(name string, layer int) scope {
 			t := 0.0
@@ -154,7 +157,11 @@ func planSlices(r *Recipe, spec *merge.MethodSpec, job *Job, models map[string]*
 				return &Error{File: r.File, Line: src.Line, Msg: fmt.Sprintf("slice %d: sources have different lengths (%d and %d layers)", si+1, n, l)}
 			}
 			n = l
-			if have := layerCount(models[src.Model]); src.LayerRange[1] > have {
+			have, err := merge.NumLayers(models[src.Model])
+			if err != nil {
+				return &Error{File: r.File, Line: src.Line, Msg: err.Error()}
+			}
+			if src.LayerRange[1] > have {
 				return &Error{File: r.File, Line: src.Line, Msg: fmt.Sprintf("layer_range [%d, %d] is out of bounds: model %q has %d layers", src.LayerRange[0], src.LayerRange[1], src.Model, have)}
 			}
 			if inSlice[src.Model] {

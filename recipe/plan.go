@@ -1,7 +1,6 @@
 package recipe
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -274,28 +273,6 @@ func convertValue(ps *merge.ParamSpec, v any) (any, error) {
 		}
 		return nil, fmt.Errorf("want a number, got %v", v)
 	}
-}
-
-// layerCount is num_hidden_layers from config.json, else one more than the
-// largest layer index in the tensor names.
-func layerCount(m *formats.Model) int {
-	if data, err := m.ReadFile("config.json"); err == nil {
-		var cfg map[string]any
-		if json.Unmarshal(data, &cfg) == nil {
-			for _, k := range []string{"num_hidden_layers", "n_layer", "num_layers"} {
-				if v, ok := cfg[k].(float64); ok && v > 0 {
-					return int(v)
-				}
-			}
-		}
-	}
-	n := 0
-	for _, name := range m.Names() {
-		if l := merge.LayerIndex(name); l+1 > n {
-			n = l + 1
-		}
-	}
-	return n
 }
 
 var layerNumRE = regexp.MustCompile(`((?:^|\.)(?:layers|h|blocks|block|layer)\.)(\d+)(\.)`)
