@@ -282,3 +282,24 @@ func TestIntegerTensorsCopiedByteForByte(t *testing.T) {
 		t.Errorf("w = %v", got)
 	}
 }
+
+func TestLayerIndexAndWithLayer(t *testing.T) {
+	cases := []struct {
+		name    string
+		layer   int
+		renamed string
+	}{
+		{"model.layers.12.mlp.up_proj.weight", 12, "model.layers.7.mlp.up_proj.weight"},
+		{"transformer.h.3.attn.c_attn.weight", 3, "transformer.h.7.attn.c_attn.weight"},
+		{"model.embed_tokens.weight", -1, "model.embed_tokens.weight"},
+		{"lm_head.weight", -1, "lm_head.weight"},
+	}
+	for _, c := range cases {
+		if got := merge.LayerIndex(c.name); got != c.layer {
+			t.Errorf("LayerIndex(%q) = %d, want %d", c.name, got, c.layer)
+		}
+		if got := merge.WithLayer(c.name, 7); got != c.renamed {
+			t.Errorf("WithLayer(%q, 7) = %q, want %q", c.name, got, c.renamed)
+		}
+	}
+}

@@ -280,6 +280,16 @@ func LayerIndex(name string) int {
 	return n
 }
 
+// WithLayer returns name with its layer index replaced by layer (the
+// renumbering of slices), or name itself when it has no layer index.
+func WithLayer(name string, layer int) string {
+	m := layerRE.FindStringSubmatchIndex(name)
+	if m == nil {
+		return name
+	}
+	return name[:m[2]] + strconv.Itoa(layer) + name[m[3]:]
+}
+
 // IsEmbedding reports whether a tensor is a token embedding or LM head,
 // whose first dimension is the vocabulary.
 func IsEmbedding(name string) bool {

@@ -207,7 +207,7 @@ func planSlices(r *Recipe, spec *merge.MethodSpec, job *Job, models map[string]*
 		for _, src := range sl.Sources {
 			srcName := name
 			if li >= 0 {
-				srcName = renumber(name, src.LayerRange[0]+li)
+				srcName = merge.WithLayer(name, src.LayerRange[0]+li)
 			}
 			if cfg.Base != nil && src.Model == base {
 				in[0] = srcName
@@ -252,7 +252,7 @@ func planSlices(r *Recipe, spec *merge.MethodSpec, job *Job, models map[string]*
 				if err != nil {
 					return err
 				}
-				out := renumber(name, outLayer)
+				out := merge.WithLayer(name, outLayer)
 				layout = append(layout, merge.TensorMap{Out: out, Layer: outLayer, In: in})
 				res.byTensor[out] = sliceScope(sl, LayerT(li, n))
 			}

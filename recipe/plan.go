@@ -2,7 +2,6 @@ package recipe
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -273,21 +272,6 @@ func convertValue(ps *merge.ParamSpec, v any) (any, error) {
 		}
 		return nil, fmt.Errorf("want a number, got %v", v)
 	}
-}
-
-var layerNumRE = regexp.MustCompile(`((?:^|\.)(?:layers|h|blocks|block|layer)\.)(\d+)(\.)`)
-
-// renumber replaces the layer index in a tensor name.
-func renumber(name string, layer int) string {
-	done := false
-	return layerNumRE.ReplaceAllStringFunc(name, func(m string) string {
-		if done {
-			return m
-		}
-		done = true
-		sub := layerNumRE.FindStringSubmatch(m)
-		return sub[1] + strconv.Itoa(layer) + sub[3]
-	})
 }
 
 // isPreWeight tells embeddings (before the layer stack) from post weights
