@@ -312,8 +312,8 @@ func (w *Writer) openShard(sh *outShard) error {
 		return fmt.Errorf("%s: writing header: %w", w.path, err)
 	}
 	total := int64(len(hdr)) + sh.size
-	if err := f.Truncate(total); err != nil {
-		return fmt.Errorf("%s: %w", w.path, err)
+	if err := preallocate(f, total); err != nil {
+		return fmt.Errorf("%s: reserving %d bytes: %w", w.path, total, err)
 	}
 	for i, s := range sh.specs {
 		w.where[s.Name] = &outTensor{spec: s, shard: sh, off: int64(len(hdr)) + offs[i]}
