@@ -209,6 +209,9 @@ type tensorJob struct {
 	// experts[k] is nil when expert k cannot be compared on this tensor.
 	experts []*merge.TensorSource
 	chunks  []merge.Chunk
+	// bf16 is set when every compared tensor is stored in bf16, uncropped:
+	// the chunks then run on the stored values (analyzeChunkBF16).
+	bf16 bool
 	// results per chunk, combined in chunk order.
 	sums  [][]Sums     // [chunk][expert]
 	pairs [][]PairSums // [chunk][pair]
@@ -277,6 +280,7 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 		}
 		layers = max(layers, j.layer+1)
 		j.chunks = merge.Chunks(bs.Len(), 1)
+		j.bf16 = rawBF16(j)
 		j.sums = make([][]Sums, len(j.chunks))
 		j.pairs = make([][]PairSums, len(j.chunks))
 		jobs = append(jobs, j)
@@ -314,7 +318,11 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 	err := merge.Parallel(ctx, max(opts.Threads, 1), units, func(u merge.Chunk) error {
 		w := works[u.Index]
 		c := w.job.chunks[w.chunk]
-		sums, pairs, err := analyzeChunk(w.job, c, ne, tol)
+		analyze := analyzeChunk
+		if w.job.bf16 {
+			analyze = analyzeChunkBF16
+		}
+		sums, pairs, err := analyze(w.job, c, ne, tol)
 		if err != nil {
 			return err
 		}
@@ -342,7 +350,7 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 const BlockElems = 1 << 14
 
 // analyzeChunk computes the statistics of one chunk of one tensor, block by
-// block.
+// block, on float32 values (any dtype; the reference of analyzeChunkBF16).
 func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []PairSums, error) {
 	b := merge.GetFloats(BlockElems)
 	defer merge.PutFloats(b)
@@ -362,10 +370,7 @@ func analyzeChunk(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []P
 			return nil, nil, err
 		}
 		baseSq := simd.SumSquares(bb)
-		thr := float32(tol * math.Sqrt(baseSq/float64(n)))
-		if thr == 0 || math.IsNaN(float64(thr)) {
-			thr = math.SmallestNonzeroFloat32 // exact zeros only
-		}
+		thr := nearZeroThreshold(tol, baseSq, n)
 		for k, src := range j.experts {
 			if src == nil {
 				continue
