@@ -49,6 +49,12 @@ type deltaLanes struct {
 // multiple of sumLanes so lanes continue across pieces.
 const subBlock = 2048
 
+// readElems is the number of elements read from each model at a time: a
+// multiple of BlockElems (so blocks start where the float32 path's do),
+// large enough that the reads cost about what cat's do, small enough that
+// the raw buffers of three models stay in the L2 cache.
+const readElems = 4 * BlockElems
+
 // bf16Value converts one bfloat16 bit pattern to float32 as
 // simd.BF16ToF32 does (a signalling NaN is quieted).
 func bf16Value(h uint16) float32 {
@@ -169,101 +175,122 @@ func nearZeroThreshold(tol, baseSq float64, n int) float32 {
 // analyzeChunkBF16 is analyzeChunk for bf16 tensors (rawBF16(j)): it reads
 // the stored values and gives the same statistics, bit for bit.
 func analyzeChunkBF16(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums, []PairSums, error) {
-	// Raw blocks (bf16, two per float32 of the pooled buffers) and the
+	np := ne * (ne - 1) / 2
+	a := &chunkBF16{
+		job: j, tol: tol,
+		raw: make([][]uint16, ne+1), deltas: make([][]float32, ne),
+		sums: make([]Sums, ne), pairs: make([]PairSums, np),
+		st: make([]deltaLanes, ne), ge: make([]int, ne), dots: make([]lanes, np), zeros: make([]int, np),
+	}
+	// Raw values (bf16, two per float32 of the pooled buffers) and the
 	// float32 changes of one sub-block per expert.
-	rawBuf := make([][]float32, ne+1)
-	raw := make([][]uint16, ne+1)
-	deltas := make([][]float32, ne)
-	for k := range rawBuf {
+	for k := range a.raw {
 		if k > 0 && j.experts[k-1] == nil {
 			continue
 		}
-		rawBuf[k] = merge.GetFloats(BlockElems / 2)
-		defer merge.PutFloats(rawBuf[k])
-		raw[k] = u16s(rawBuf[k], BlockElems)
+		buf := merge.GetFloats(readElems / 2)
+		defer merge.PutFloats(buf)
+		a.raw[k] = u16s(buf, readElems)
 		if k > 0 {
-			deltas[k-1] = merge.GetFloats(subBlock)
-			defer merge.PutFloats(deltas[k-1])
+			a.deltas[k-1] = merge.GetFloats(subBlock)
+			defer merge.PutFloats(a.deltas[k-1])
 		}
 	}
-	sums := make([]Sums, ne)
-	pairs := make([]PairSums, ne*(ne-1)/2)
-	st := make([]deltaLanes, ne)
-	ge := make([]int, ne)
-	dots := make([]lanes, len(pairs))
-	zeros := make([]int, len(pairs))
-	for lo := c.Lo; lo < c.Hi; lo += BlockElems {
-		n := int(min(BlockElems, c.Hi-lo))
-		if err := j.base.ReadRaw(u16Bytes(raw[0][:n]), lo); err != nil {
+	for lo := c.Lo; lo < c.Hi; lo += readElems {
+		n := int(min(readElems, c.Hi-lo))
+		if err := j.base.ReadRaw(u16Bytes(a.raw[0][:n]), lo); err != nil {
 			return nil, nil, err
 		}
 		for k, src := range j.experts {
 			if src != nil {
-				if err := src.ReadRaw(u16Bytes(raw[k+1][:n]), lo); err != nil {
+				if err := src.ReadRaw(u16Bytes(a.raw[k+1][:n]), lo); err != nil {
 					return nil, nil, err
 				}
 			}
 		}
-		var bl lanes
-		baseSquares(&bl, raw[0][:n])
-		baseSq := bl.total()
-		thr := nearZeroThreshold(tol, baseSq, n)
-		clear(st)
-		clear(ge)
-		clear(dots)
-		clear(zeros)
-		for s := 0; s < n; s += subBlock {
-			m := min(subBlock, n-s)
-			b := raw[0][s : s+m]
-			for k, src := range j.experts {
-				if src != nil {
-					ge[k] += expertDeltas(&st[k], deltas[k][:m], b, raw[k+1][s:s+m], thr)
-				}
-			}
-			p := 0
-			for x := 0; x < ne; x++ {
-				for y := x + 1; y < ne; y++ {
-					if j.experts[x] != nil && j.experts[y] != nil {
-						z, g := pairDeltas(&dots[p], deltas[x][:m], deltas[y][:m])
-						zeros[p] += z
-						pairs[p].Conflicts += int64(g)
-					}
-					p++
-				}
-			}
-		}
-		for k, src := range j.experts {
-			if src == nil {
-				continue
-			}
-			s := &sums[k]
-			s.N += int64(n)
-			s.SumAbs += st[k].abs.total()
-			s.SumSq += st[k].sq.total()
-			s.BaseSumSq += baseSq
-			s.NearZero += int64(n - ge[k])
-		}
-		p := 0
-		for x := 0; x < ne; x++ {
-			for y := x + 1; y < ne; y++ {
-				if j.experts[x] != nil && j.experts[y] != nil {
-					pairs[p].Dot += dots[p].total()
-					pairs[p].Both += int64(n - zeros[p])
-				}
-				p++
-			}
+		for b := 0; b < n; b += BlockElems {
+			a.block(b, min(BlockElems, n-b))
 		}
 	}
+	a.forPairs(func(p, x, y int) {
+		a.pairs[p].SqA, a.pairs[p].SqB = a.sums[x].SumSq, a.sums[y].SumSq
+	})
+	return a.sums, a.pairs, nil
+}
+
+// chunkBF16 is the state of analyzeChunkBF16.
+type chunkBF16 struct {
+	job *tensorJob
+	tol float64
+	// raw[0] holds the base's stored values, raw[k+1] expert k's (nil when
+	// the expert lacks the tensor); deltas[k] expert k's float32 changes of
+	// one sub-block.
+	raw    [][]uint16
+	deltas [][]float32
+	// The chunk's results.
+	sums  []Sums
+	pairs []PairSums
+	// Per-block scratch: lane sums and counts of each expert and pair.
+	st    []deltaLanes
+	ge    []int
+	dots  []lanes
+	zeros []int
+}
+
+// forPairs calls f for every pair x < y of experts that both have the
+// tensor, with p the pair's index among all pairs.
+func (a *chunkBF16) forPairs(f func(p, x, y int)) {
+	ne := len(a.job.experts)
 	p := 0
 	for x := 0; x < ne; x++ {
 		for y := x + 1; y < ne; y++ {
-			if j.experts[x] != nil && j.experts[y] != nil {
-				pairs[p].SqA, pairs[p].SqB = sums[x].SumSq, sums[y].SumSq
+			if a.job.experts[x] != nil && a.job.experts[y] != nil {
+				f(p, x, y)
 			}
 			p++
 		}
 	}
-	return sums, pairs, nil
+}
+
+// block adds the statistics of the block of the n raw values from lo (one
+// near-zero threshold; the float32 path's block) to a.sums and a.pairs.
+func (a *chunkBF16) block(lo, n int) {
+	var bl lanes
+	baseSquares(&bl, a.raw[0][lo:lo+n])
+	baseSq := bl.total()
+	thr := nearZeroThreshold(a.tol, baseSq, n)
+	clear(a.st)
+	clear(a.ge)
+	clear(a.dots)
+	clear(a.zeros)
+	for s := lo; s < lo+n; s += subBlock {
+		m := min(subBlock, lo+n-s)
+		for k, x := range a.raw[1:] {
+			if x != nil {
+				a.ge[k] += expertDeltas(&a.st[k], a.deltas[k][:m], a.raw[0][s:s+m], x[s:s+m], thr)
+			}
+		}
+		a.forPairs(func(p, x, y int) {
+			z, g := pairDeltas(&a.dots[p], a.deltas[x][:m], a.deltas[y][:m])
+			a.zeros[p] += z
+			a.pairs[p].Conflicts += int64(g)
+		})
+	}
+	for k, x := range a.raw[1:] {
+		if x == nil {
+			continue
+		}
+		s := &a.sums[k]
+		s.N += int64(n)
+		s.SumAbs += a.st[k].abs.total()
+		s.SumSq += a.st[k].sq.total()
+		s.BaseSumSq += baseSq
+		s.NearZero += int64(n - a.ge[k])
+	}
+	a.forPairs(func(p, x, y int) {
+		a.pairs[p].Dot += a.dots[p].total()
+		a.pairs[p].Both += int64(n - a.zeros[p])
+	})
 }
 
 // u16Bytes returns the bytes of a []uint16 (little-endian on every
