@@ -55,7 +55,7 @@ bsqloop:
 
 // One group of 8 elements of expertDeltasAsm: bf16 at OFF2 (bytes) of SI
 // (base) and DX (expert), float32 changes stored at OFF4 of DI, lanes into
-// ABS0/ABS1 (Σ|Δ|) and SQ0/SQ1 (ΣΔ²).
+// ABS0/ABS1 (Σ|Δ|) and SQ0/SQ1 (ΣΔ² = Σ|Δ|², from the same conversion).
 #define DELTA8(OFF2, OFF4, ABS0, ABS1, SQ0, SQ1) \
 	VPMOVZXWD   OFF2(SI), Y8 \
 	VPMOVZXWD   OFF2(DX), Y9 \
@@ -63,16 +63,14 @@ bsqloop:
 	VPSLLD      $16, Y9, Y9 \
 	VSUBPS      Y8, Y9, Y9 \
 	VMOVUPS     Y9, OFF4(DI) \
-	VANDPS      Y15, Y9, Y10 \
-	VCMPPS      $0x1D, Y14, Y10, Y10 \
+	VANDPS      Y15, Y9, Y9 \
+	VCMPPS      $0x1D, Y14, Y9, Y10 \
 	VPSUBD      Y10, Y13, Y13 \
 	VCVTPS2PD   X9, Y10 \
 	VEXTRACTF128 $1, Y9, X11 \
 	VCVTPS2PD   X11, Y11 \
 	VFMADD231PD Y10, Y10, SQ0 \
 	VFMADD231PD Y11, Y11, SQ1 \
-	VANDPD      Y12, Y10, Y10 \
-	VANDPD      Y12, Y11, Y11 \
 	VADDPD      Y10, ABS0, ABS0 \
 	VADDPD      Y11, ABS1, ABS1
 
@@ -86,8 +84,6 @@ TEXT ·expertDeltasAsm(SB), NOSPLIT, $0-56
 	VBROADCASTSS thr+32(FP), Y14
 	VPCMPEQD Y15, Y15, Y15
 	VPSRLD   $1, Y15, Y15   // 0x7fffffff: float32 |·|
-	VPCMPEQQ Y12, Y12, Y12
-	VPSRLQ   $1, Y12, Y12   // float64 |·|
 	VPXOR    Y13, Y13, Y13  // count of |Δ| ≥ thr per lane
 	VMOVUPD (R8), Y0
 	VMOVUPD 32(R8), Y1
