@@ -57,9 +57,10 @@ type gta struct {
 	lambda     float32
 	unweighted bool // --sign unweighted
 	modelScope bool // --scope model
-	draw       maskDrawer
+	draw       maskDrawer // nil: bernoulliMask
 	warn       func(t *merge.Task, format string, args ...any)
 	radixOnly  bool // tests: skip the window selection
+	refOnly    bool // tests: skip the blocked bf16 passes
 
 	mu       sync.Mutex
 	prepared map[string]*preparedBands // --scope model, by tensor name
@@ -67,7 +68,7 @@ type gta struct {
 
 // newGTA validates the global parameters of a method of the family.
 func newGTA(v variant, g merge.Params) (*gta, error) {
-	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), draw: bernoulliMask, warn: taskWarn}
+	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), warn: taskWarn}
 	rs, err := parseRescale(g["rescale"], v.rescale)
 	if err != nil {
 		return nil, err
@@ -220,10 +221,19 @@ func (m *gta) Merge(ctx context.Context, t *merge.Task) error {
 			return err
 		}
 	}
+	raw := m.fusedSources(t, chain)
+	var masks *maskCache
 	if m.rescale == rescaleL1 && anySparse(ps) {
-		if err := m.l1Scales(ctx, t, ps, align, chain); err != nil {
+		if raw != nil && m.v.sparse == sparseRandom {
+			if masks, err = m.l1ScalesBF16(ctx, t, ps, raw); err != nil {
+				return err
+			}
+		} else if err := m.l1Scales(ctx, t, ps, align, chain); err != nil {
 			return err
 		}
+	}
+	if raw != nil && anySparse(ps) {
+		return m.finalBF16(ctx, t, ps, chain, raw, masks)
 	}
 	return m.final(ctx, t, ps, align, chain)
 }
@@ -384,13 +394,14 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			ps[k].band.apply(d[k], lo, hi, inLo, inHi)
 		}
 	case sparseRandom:
+		draw := m.drawer()
 		keep := make([]bool, c.Len())
 		for k := range ps {
 			if d[k] == nil || !ps[k].sparse || ps[k].zero {
 				continue
 			}
 			p := float32(ps[k].density)
-			m.draw(t, k, c, []float32{p}, keep)
+			draw(t, k, c, []float32{p}, keep)
 			if exact {
 				for i := range d[k] {
 					d[k][i] /= p
@@ -410,7 +421,7 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			for lo := 0; lo < len(dk); lo += int(cols) {
 				keys = dellaProbs(prob[lo:lo+int(cols)], dk[lo:lo+int(cols)], ps[k].density, ps[k].epsilon, keys)
 			}
-			m.draw(t, k, c, prob, keep)
+			m.drawer()(t, k, c, prob, keep)
 			if exact {
 				for i := range dk {
 					dk[i] /= prob[i]
@@ -420,6 +431,14 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 		}
 	}
 	return nil
+}
+
+// drawer returns the method's mask drawer.
+func (m *gta) drawer() maskDrawer {
+	if m.draw == nil {
+		return bernoulliMask
+	}
+	return m.draw
 }
 
 // applyKeep zeroes d[i] where keep[i] is false, without branches (the

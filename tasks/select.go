@@ -282,50 +282,71 @@ func (b *band) countEqual(d []float32) (lo, hi int64) {
 	return lo, hi
 }
 
-// apply zeroes the elements of d outside the band. eqLo and eqHi are the
-// numbers of elements equal to the lower and upper thresholds before d in
-// the stream, inLo and inHi their numbers in d (from countEqual). Only a
-// chunk where the kept run of tied elements starts or ends needs the
-// element-by-element rule; every other chunk keeps one inclusive range of
-// bit patterns, a branch-free loop.
-func (b *band) apply(d []float32, eqLo, eqHi, inLo, inHi int64) {
+// The rules a chunk applies to keep a band's elements (band.chunkRule).
+const (
+	ruleRange = iota // keep the |v| bit patterns of one inclusive range
+	ruleEmpty        // keep nothing
+	ruleTies         // the kept run of tied elements starts or ends here
+)
+
+// chunkRule returns how a chunk keeps the band's elements. eqLo and eqHi
+// are the numbers of elements equal to the lower and upper thresholds before
+// the chunk in the stream, inLo and inHi their numbers in the chunk (from
+// countEqual). Only a chunk where the kept run of tied elements starts or
+// ends needs the element-by-element rule (ruleTies); every other chunk keeps
+// the inclusive range [from, to] of bit patterns (ruleRange) or nothing.
+func (b *band) chunkRule(eqLo, eqHi, inLo, inHi int64) (from, to uint32, rule int) {
 	switch {
 	case b.all:
-		return
+		return 0, 0x7fffffff, ruleRange
 	case b.none:
-		clear(d)
-		return
+		return 0, 0, ruleEmpty
 	}
-	from, to := int64(b.hiBits), int64(0x7fffffff)
+	lo, hi := int64(b.hiBits), int64(0x7fffffff)
 	if b.hasLo {
-		to = int64(b.loBits)
+		hi = int64(b.loBits)
 	}
 	if b.straddle {
 		switch {
 		case eqHi+inHi <= b.hiKeep:
 			// every tied element of the chunk is kept
 		case eqHi >= b.hiKeep:
-			from++
+			lo++
 		default:
-			b.applyTies(d, eqLo, eqHi)
-			return
+			return 0, 0, ruleTies
 		}
 		if b.hasLo {
 			switch {
 			case eqLo >= b.loSkip:
 			case eqLo+inLo <= b.loSkip:
-				to--
+				hi--
 			default:
-				b.applyTies(d, eqLo, eqHi)
-				return
+				return 0, 0, ruleTies
 			}
 		}
 	}
-	if from > to {
-		clear(d)
+	if lo > hi {
+		return 0, 0, ruleEmpty
+	}
+	return uint32(lo), uint32(hi), ruleRange
+}
+
+// apply zeroes the elements of d outside the band. eqLo, eqHi, inLo and
+// inHi are as in chunkRule; the ties rule is a branch-free loop except at
+// the (rare) elements equal to a threshold.
+func (b *band) apply(d []float32, eqLo, eqHi, inLo, inHi int64) {
+	if b.all {
 		return
 	}
-	keepRange(d, uint32(from), uint32(to))
+	from, to, rule := b.chunkRule(eqLo, eqHi, inLo, inHi)
+	switch rule {
+	case ruleEmpty:
+		clear(d)
+	case ruleTies:
+		b.applyTies(d, eqLo, eqHi)
+	default:
+		keepRange(d, from, to)
+	}
 }
 
 // keepRange zeroes the elements whose |v| bit pattern lies outside
@@ -341,10 +362,18 @@ func keepRange(d []float32, from, to uint32) {
 	}
 }
 
-// applyTies is apply for the chunk where the kept tied elements start or
-// end: elements strictly inside the band are kept by the branch-free rule,
-// elements equal to a threshold (rare) are counted one by one.
-func (b *band) applyTies(d []float32, eqLo, eqHi int64) {
+// tieKeeper decides, element by element in stream order, which elements a
+// chunk under ruleTies keeps: those strictly inside the band, the elements
+// equal to loBits from the loSkip-th on and the first hiKeep elements equal
+// to hiBits.
+type tieKeeper struct {
+	b          *band
+	loBits     uint32 // 1<<31 (no |v|) without a lower threshold
+	from, span uint32 // strictly inside: [from, from+span]
+	eqLo, eqHi int64  // threshold-equal elements seen so far
+}
+
+func (b *band) tieKeeper(eqLo, eqHi int64) tieKeeper {
 	loBits := uint32(1 << 31) // no |v| equals it
 	to := uint32(0x7fffffff)
 	if b.hasLo {
@@ -356,29 +385,62 @@ func (b *band) applyTies(d []float32, eqLo, eqHi int64) {
 	if from > to || (b.hasLo && b.loBits == b.hiBits) {
 		span, from = 0, 1<<31 // nothing strictly inside
 	}
+	return tieKeeper{b: b, loBits: loBits, from: from, span: span, eqLo: eqLo, eqHi: eqHi}
+}
+
+// keep reports whether the next element, of |v| bit pattern a, is kept.
+func (t *tieKeeper) keep(a uint32) bool {
+	if a == t.b.hiBits || a == t.loBits {
+		keep := true
+		if a == t.b.hiBits {
+			keep = t.eqHi < t.b.hiKeep
+			t.eqHi++
+		}
+		if a == t.loBits {
+			keep = keep && t.eqLo >= t.b.loSkip
+			t.eqLo++
+		}
+		return keep
+	}
+	return a-t.from <= t.span
+}
+
+// applyTies is apply for the chunk where the kept tied elements start or
+// end: elements strictly inside the band are kept by the branch-free rule,
+// elements equal to a threshold (rare) are counted one by one.
+func (b *band) applyTies(d []float32, eqLo, eqHi int64) {
+	tk := b.tieKeeper(eqLo, eqHi)
 	for i, v := range d {
 		x := math.Float32bits(v)
 		a := x & 0x7fffffff
-		if a == b.hiBits || a == loBits {
-			keep := true
-			if a == b.hiBits {
-				keep = eqHi < b.hiKeep
-				eqHi++
-			}
-			if a == loBits {
-				keep = keep && eqLo >= b.loSkip
-				eqLo++
-			}
-			if !keep {
+		if a == b.hiBits || a == tk.loBits {
+			if !tk.keep(a) {
 				d[i] = 0
 			}
 			continue
 		}
-		if a-from > span {
+		if a-tk.from > tk.span {
 			x = 0
 		}
 		d[i] = math.Float32frombits(x)
 	}
+}
+
+// tieBits sets bit i of bits (byte i>>3, bit i&7) when the ties rule keeps
+// element i of the block δ = x − base of stored bf16 values; *eqLo and
+// *eqHi count the threshold-equal elements before the block and are
+// advanced past it.
+func (b *band) tieBits(bits []byte, x, base []uint16, eqLo, eqHi *int64) {
+	tk := b.tieKeeper(*eqLo, *eqHi)
+	bits = bits[:(len(base)+7)/8]
+	clear(bits)
+	for i := range base {
+		a := math.Float32bits(bf16Value(x[i])-bf16Value(base[i])) & 0x7fffffff
+		if tk.keep(a) {
+			bits[i>>3] |= 1 << (i & 7)
+		}
+	}
+	*eqLo, *eqHi = tk.eqLo, tk.eqHi
 }
 
 // eqChain passes, chunk to chunk in index order, the running counts of

@@ -109,6 +109,10 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 				collectWindow(q, c.Index, samples[q.Stream][c.Lo:c.Hi])
 			}
 		}
+	} else if raw := m.rawBF16(t); raw != nil {
+		if err := windowPassBF16(ctx, t, raw, want, qs, nChunks); err != nil {
+			return nil, nil, false, err
+		}
 	} else if err := windowPass(ctx, t, want, qs, nChunks); err != nil {
 		return nil, nil, false, err
 	}

@@ -1,0 +1,378 @@
+package tasks
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"unsafe"
+
+	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/merge"
+)
+
+// The blocked bf16 passes of TIES and DARE-TIES. When the base and every
+// model store bf16 (merge.RawSources), a pass reads the stored values in
+// blocks of fusedBlock elements into buffers that stay in the core's L2
+// cache and runs one fused kernel per block (fusedkernels.go) instead of
+// converting million-element chunks to float32 and running one kernel after
+// another over them. Chunks, per-chunk random streams, tie hand-over and
+// summation order are those of the float32 path, so the output is the
+// same bit for bit; the float32 path remains for other dtypes and options.
+
+// fusedBlock is the number of elements a blocked pass handles at a time: a
+// multiple of l1Lanes and of 8, small enough that the block's stored
+// values, masks and output stay in L2.
+const fusedBlock = 16 << 10
+
+// maxMaskCache bounds the memory (bytes) of the random keep masks the L1
+// pass of DARE keeps for the merge pass; a larger tensor draws them again.
+const maxMaskCache = 256 << 20
+
+// allKeep is a keep mask of fusedBlock set bits. Read-only.
+var allKeep = func() []byte {
+	b := make([]byte, fusedBlock/8)
+	for i := range b {
+		b[i] = 0xff
+	}
+	return b
+}()
+
+// rawBlock holds one source's stored bf16 values of a block.
+type rawBlock struct {
+	b []byte
+	u []uint16
+}
+
+func newRawBlock() rawBlock {
+	b := make([]byte, 2*fusedBlock)
+	return rawBlock{b: b, u: unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), fusedBlock)}
+}
+
+// read fills the block with n values of src from element off.
+func (r rawBlock) read(src merge.RawReader, off int64, n int) ([]uint16, error) {
+	if err := src.ReadRaw(r.b[:2*n], off); err != nil {
+		return nil, err
+	}
+	return r.u[:n], nil
+}
+
+// fusedSources returns the raw readers (base first) when the merge of t can
+// take the blocked bf16 path, else nil: a weighted sign-consensus merge of
+// bf16 tensors pruned by magnitude (with every threshold tie count known
+// before the pass) or by random masks without exact rescaling.
+func (m *gta) fusedSources(t *merge.Task, chain *eqChain) []merge.RawReader {
+	if m.refOnly || !m.v.consensus || m.unweighted || m.rescale == rescaleExact || len(t.Inputs) > maxFusedModels {
+		return nil
+	}
+	switch m.v.sparse {
+	case sparseMagnitude, sparseOutliers:
+		if chain != nil && !chain.complete() {
+			return nil
+		}
+	case sparseRandom:
+		if m.draw != nil {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return merge.RawSources(t, formats.BF16)
+}
+
+// complete reports whether every chunk's counts are published.
+func (c *eqChain) complete() bool { return c.known[len(c.known)-1] }
+
+// maskCache holds the keep masks of the sparsified models of one tensor,
+// one bit per element (bit i&7 of byte i>>3), as the L1 pass drew them.
+type maskCache struct {
+	bits [][]byte // by model; nil for models without a mask
+}
+
+// maskDraw draws one model's keep masks of one chunk, block after block,
+// from the chunk's random stream.
+type maskDraw struct {
+	rng   *rand.Rand
+	thr   uint64
+	words []uint64
+}
+
+func newMaskDraw(t *merge.Task, k int, c merge.Chunk, density float64) *maskDraw {
+	return &maskDraw{rng: t.RNG(k, c.Index), thr: keepThreshold(float32(density)), words: make([]uint64, fusedBlock/2)}
+}
+
+// next fills bits with the masks of the chunk's next n elements (n even
+// unless the chunk ends with this block), as bernoulliMask draws them: one
+// 64-bit draw per two elements, the low half first.
+func (d *maskDraw) next(bits []byte, n int) {
+	nw := (n + 1) / 2
+	w := d.words[:nw]
+	for i := range w {
+		w[i] = d.rng.Uint64()
+	}
+	bits = bits[:(n+7)/8]
+	if d.thr > 0xffffffff {
+		for i := range bits {
+			bits[i] = 0xff
+		}
+		if r := n & 7; r != 0 {
+			bits[len(bits)-1] = 1<<r - 1
+		}
+		return
+	}
+	maskBits(bits, unsafe.Slice((*uint32)(unsafe.Pointer(&w[0])), 2*nw)[:n], uint32(d.thr))
+}
+
+// l1ScalesBF16 is l1Scales for random masks on bf16 tensors: one blocked
+// pass sums |δ| and the kept |δ| per model and chunk (in simd.SumAbs's lane
+// order). It returns the drawn masks when they fit in maxMaskCache.
+func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, raw []merge.RawReader) (*maskCache, error) {
+	n := t.Len()
+	chunks := merge.Chunks(n, 1)
+	K := len(ps)
+	before := make([]float64, len(chunks)*K)
+	after := make([]float64, len(chunks)*K)
+	want := make([]bool, K)
+	nw := 0
+	for k := range ps {
+		want[k] = ps[k].sparse && !ps[k].zero
+		if want[k] {
+			nw++
+		}
+	}
+	var cache *maskCache
+	if int64(nw)*((n+7)/8) <= maxMaskCache {
+		cache = &maskCache{bits: make([][]byte, K)}
+		for k := range ps {
+			if want[k] {
+				cache.bits[k] = make([]byte, (n+7)/8)
+			}
+		}
+	}
+	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		baseBuf := newRawBlock()
+		xBuf := newRawBlock()
+		acc := make([][2][l1Lanes]float64, K)
+		draws := make([]*maskDraw, K)
+		var scratch []byte
+		if cache == nil {
+			scratch = make([]byte, fusedBlock/8)
+		}
+		for k := range ps {
+			if want[k] {
+				draws[k] = newMaskDraw(t, k, c, ps[k].density)
+			}
+		}
+		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
+			bn := int(min(fusedBlock, c.Hi-lo))
+			b, err := baseBuf.read(raw[0], lo, bn)
+			if err != nil {
+				return err
+			}
+			for k := range ps {
+				if !want[k] {
+					continue
+				}
+				x, err := xBuf.read(raw[k+1], lo, bn)
+				if err != nil {
+					return err
+				}
+				bits := scratch
+				if cache != nil {
+					bits = cache.bits[k][lo/8:]
+				}
+				draws[k].next(bits, bn)
+				l1BF16(&acc[k], x, b, bits)
+			}
+		}
+		for k := range ps {
+			if want[k] {
+				before[c.Index*K+k] = combineL1Lanes(acc[k][0])
+				after[c.Index*K+k] = combineL1Lanes(acc[k][1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k := range ps {
+		if !want[k] {
+			continue
+		}
+		var b, a float64
+		for c := range chunks {
+			b += before[c*K+k]
+			a += after[c*K+k]
+		}
+		if b >= 1e-7 && a >= 1e-7 {
+			ps[k].scale = float32(b / a)
+		}
+	}
+	return cache, nil
+}
+
+// finalBF16 is final for the merges fusedSources accepts: one blocked pass
+// computes the kept entries, the sign election and the merged values.
+func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chain *eqChain, raw []merge.RawReader, cache *maskCache) error {
+	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		var before, after []int64
+		if chain != nil {
+			before, after = chain.prefix(c.Index), chain.prefix(c.Index+1)
+		}
+		type active struct {
+			k        int
+			ties     bool // the chunk holds the start or end of a kept tie run
+			eqLo     int64
+			eqHi     int64
+			draw     *maskDraw
+			cached   []byte
+			buf      rawBlock
+			bits     []byte
+			template fusedModel
+		}
+		var act []*active
+		for k := range ps {
+			p := &ps[k]
+			if p.zero {
+				continue
+			}
+			a := &active{k: k, template: fusedModel{from: 0, span: 0x7fffffff, scale: p.scale, w: p.weight}}
+			if p.sparse {
+				switch m.v.sparse {
+				case sparseMagnitude, sparseOutliers:
+					var lo, hi, inLo, inHi int64
+					if before != nil {
+						lo, hi = before[2*k], before[2*k+1]
+						inLo, inHi = after[2*k]-lo, after[2*k+1]-hi
+					}
+					from, to, rule := p.band.chunkRule(lo, hi, inLo, inHi)
+					switch rule {
+					case ruleEmpty:
+						continue
+					case ruleTies:
+						a.ties, a.eqLo, a.eqHi = true, lo, hi
+						a.bits = make([]byte, fusedBlock/8)
+					default:
+						a.template.from, a.template.span = from, to-from
+					}
+				case sparseRandom:
+					if cache != nil {
+						a.cached = cache.bits[k]
+					} else {
+						a.draw = newMaskDraw(t, k, c, p.density)
+						a.bits = make([]byte, fusedBlock/8)
+					}
+				}
+			}
+			a.buf = newRawBlock()
+			act = append(act, a)
+		}
+		baseBuf := newRawBlock()
+		out := make([]float32, fusedBlock)
+		ms := make([]fusedModel, len(act))
+		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
+			bn := int(min(fusedBlock, c.Hi-lo))
+			b, err := baseBuf.read(raw[0], lo, bn)
+			if err != nil {
+				return err
+			}
+			for j, a := range act {
+				x, err := a.buf.read(raw[a.k+1], lo, bn)
+				if err != nil {
+					return err
+				}
+				f := a.template
+				f.x = x
+				switch {
+				case a.ties:
+					ps[a.k].band.tieBits(a.bits, x, b, &a.eqLo, &a.eqHi)
+					f.bits = a.bits
+				case a.cached != nil:
+					f.bits = a.cached[lo/8:]
+				case a.draw != nil:
+					a.draw.next(a.bits, bn)
+					f.bits = a.bits
+				}
+				ms[j] = f
+			}
+			electBF16(out[:bn], b, ms, m.normalize, m.lambda)
+			if err := t.Out.Write(out[:bn], lo); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// windowPassBF16 is windowPass on the stored bf16 values, block by block.
+func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, want []bool, qs []*windowQuery, nChunks int) error {
+	for _, q := range qs {
+		q.above = make([]int64, nChunks)
+		q.inside = make([][]uint32, nChunks)
+	}
+	var mu sync.Mutex
+	total := make([]int64, len(qs))
+	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		baseBuf := newRawBlock()
+		bufs := make([]rawBlock, len(want))
+		xs := make([][]uint16, len(want))
+		for k := range want {
+			if want[k] {
+				bufs[k] = newRawBlock()
+			}
+		}
+		inside := make([][]uint32, len(qs))
+		above := make([]int64, len(qs))
+		for i := range qs {
+			inside[i] = make([]uint32, 0, c.Len()/64+fusedBlock+8)
+		}
+		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
+			bn := int(min(fusedBlock, c.Hi-lo))
+			b, err := baseBuf.read(raw[0], lo, bn)
+			if err != nil {
+				return err
+			}
+			for k := range want {
+				if want[k] {
+					if xs[k], err = bufs[k].read(raw[k+1], lo, bn); err != nil {
+						return err
+					}
+				}
+			}
+			for i, q := range qs {
+				in := inside[i]
+				if cap(in)-len(in) < bn+8 {
+					grown := make([]uint32, len(in), 2*cap(in)+bn+8)
+					copy(grown, in)
+					in = grown
+				}
+				cnt, ab := windowBF16(in[len(in):cap(in)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
+				inside[i] = in[:len(in)+cnt]
+				above[i] += int64(ab)
+			}
+		}
+		for i, q := range qs {
+			mu.Lock()
+			total[i] += int64(len(inside[i]))
+			if total[i] > maxWindow {
+				q.overflow = true
+			}
+			over := q.overflow
+			mu.Unlock()
+			q.above[c.Index] = above[i]
+			if !over {
+				q.inside[c.Index] = append([]uint32(nil), inside[i]...)
+			}
+		}
+		return nil
+	})
+}
+
+// rawBF16 returns the raw readers of t (base first) when every source
+// stores bf16 and the blocked passes are not switched off.
+func (m *gta) rawBF16(t *merge.Task) []merge.RawReader {
+	if m.refOnly {
+		return nil
+	}
+	return merge.RawSources(t, formats.BF16)
+}
