@@ -55,8 +55,8 @@ type gta struct {
 	normalize  bool
 	rescale    rescaleMode
 	lambda     float32
-	unweighted bool // --sign unweighted
-	modelScope bool // --scope model
+	unweighted bool       // --sign unweighted
+	modelScope bool       // --scope model
 	draw       maskDrawer // nil: bernoulliMask
 	warn       func(t *merge.Task, format string, args ...any)
 	radixOnly  bool // tests: skip the window selection
