@@ -140,7 +140,7 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 		}
 	}
 	var cache *maskCache
-	if int64(nw)*((n+7)/8) <= maxMaskCache {
+	if int64(nw)*((n+7)/8) <= m.maskBudget {
 		cache = &maskCache{bits: make([][]byte, K)}
 		for k := range ps {
 			if want[k] {

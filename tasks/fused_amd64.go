@@ -2,16 +2,131 @@
 
 package tasks
 
-// No assembly on this platform: the kernels are the generic ones.
+import "golang.org/x/sys/cpu"
 
+// useAVX2 selects the assembly kernels, once, from the CPU's features.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
+
+// fusedArg is fusedModel as electBF16AVX2 reads it (offsets 0, 8, 16, 20,
+// 24, 28).
+type fusedArg struct {
+	x     *uint16
+	bits  *byte
+	from  uint32
+	spanX uint32 // span ^ 1<<31, for a signed comparison
+	scale float32
+	w     float32
+}
+
+// electCfg is the rest of electBF16's arguments: normMask is all ones
+// with normalize.
+type electCfg struct {
+	normMask uint32
+	lambda   float32
+}
+
+// electBF16AVX2 is electBF16Generic over n entries (n a multiple of 8,
+// k ≥ 1 models); scratch holds 8·k values.
+//
+//go:noescape
+func electBF16AVX2(out *float32, base *uint16, args *fusedArg, k, n int, scratch *float32, cfg *electCfg)
+
+// electBF16 is electBF16Generic, in AVX2 where the CPU has it.
 func electBF16(out []float32, base []uint16, ms []fusedModel, normalize bool, lambda float32) {
-	electBF16Generic(out, base, ms, normalize, lambda)
+	nv := len(out) &^ 7
+	if !useAVX2 || nv == 0 || len(ms) == 0 || len(ms) > maxFusedModels {
+		electBF16Generic(out, base, ms, normalize, lambda)
+		return
+	}
+	_ = base[len(out)-1]
+	var argBuf [maxFusedModels]fusedArg
+	args := argBuf[:len(ms)]
+	for k := range ms {
+		f := &ms[k]
+		_ = f.x[len(out)-1]
+		bits := f.bits
+		if bits == nil {
+			bits = allKeep
+		}
+		_ = bits[(len(out)-1)>>3]
+		args[k] = fusedArg{x: &f.x[0], bits: &bits[0], from: f.from, spanX: f.span ^ 1<<31, scale: f.scale, w: f.w}
+	}
+	var scratch [8 * maxFusedModels]float32
+	cfg := electCfg{lambda: lambda}
+	if normalize {
+		cfg.normMask = ^uint32(0)
+	}
+	electBF16AVX2(&out[0], &base[0], &args[0], len(ms), nv, &scratch[0], &cfg)
+	if nv == len(out) {
+		return
+	}
+	tail := make([]fusedModel, len(ms))
+	for k, f := range ms {
+		f.x = f.x[nv:]
+		if f.bits != nil {
+			f.bits = f.bits[nv>>3:]
+		}
+		tail[k] = f
+	}
+	electBF16Generic(out[nv:], base[nv:], tail, normalize, lambda)
 }
 
+// windowBF16AVX2 is windowBF16Generic over n entries (n a multiple of 8);
+// q is {lo, span ^ 1<<31, hi}. It stores 8 values per group, so dst needs
+// room for n.
+//
+//go:noescape
+func windowBF16AVX2(dst *uint32, x, b *uint16, n int, q *[3]uint32, perm *[256][8]int32) (count, above int)
+
+// windowBF16 is windowBF16Generic, in AVX2 where the CPU has it.
 func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above int) {
-	return windowBF16Generic(dst, x, b, lo, span, hi)
+	nv := len(b) &^ 7
+	if !useAVX2 || nv == 0 {
+		return windowBF16Generic(dst, x, b, lo, span, hi)
+	}
+	_, _ = dst[nv-1], x[len(b)-1]
+	q := [3]uint32{lo, span ^ 1<<31, hi}
+	count, above = windowBF16AVX2(&dst[0], &x[0], &b[0], nv, &q, compactPerm)
+	c, a := windowBF16Generic(dst[count:], x[nv:len(b)], b[nv:], lo, span, hi)
+	return count + c, above + a
 }
 
-func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) { l1BF16Generic(acc, x, b, bits) }
+// l1BF16AVX2 is l1BF16Generic over n entries, n a multiple of 16.
+//
+//go:noescape
+func l1BF16AVX2(acc *[2][l1Lanes]float64, x, b *uint16, bits *byte, n int)
 
-func maskBits(bits []byte, r []uint32, thr uint32) { maskBitsGeneric(bits, r, thr) }
+// l1BF16 is l1BF16Generic, in AVX2 where the CPU has it.
+func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) {
+	nv := 0
+	if useAVX2 {
+		nv = len(b) &^ (l1Lanes - 1)
+	}
+	if nv > 0 {
+		_, _ = x[nv-1], bits[nv/8-1]
+		l1BF16AVX2(acc, &x[0], &b[0], &bits[0], nv)
+	}
+	if nv < len(b) {
+		l1BF16Generic(acc, x[nv:len(b)], b[nv:], bits[nv/8:])
+	}
+}
+
+// maskBitsAVX2 is maskBitsGeneric over n values, n a multiple of 8.
+//
+//go:noescape
+func maskBitsAVX2(bits *byte, r *uint32, n int, thr uint32)
+
+// maskBits is maskBitsGeneric, in AVX2 where the CPU has it.
+func maskBits(bits []byte, r []uint32, thr uint32) {
+	nv := 0
+	if useAVX2 {
+		nv = len(r) &^ 7
+	}
+	if nv > 0 {
+		_ = bits[nv/8-1]
+		maskBitsAVX2(&bits[0], &r[0], nv, thr)
+	}
+	if nv < len(r) {
+		maskBitsGeneric(bits[nv/8:], r[nv:], thr)
+	}
+}

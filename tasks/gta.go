@@ -59,8 +59,9 @@ type gta struct {
 	modelScope bool       // --scope model
 	draw       maskDrawer // nil: bernoulliMask
 	warn       func(t *merge.Task, format string, args ...any)
-	radixOnly  bool // tests: skip the window selection
-	refOnly    bool // tests: skip the blocked bf16 passes
+	radixOnly  bool  // tests: skip the window selection
+	refOnly    bool  // tests: skip the blocked bf16 passes
+	maskBudget int64 // bytes of DARE masks kept between passes (maxMaskCache)
 
 	mu       sync.Mutex
 	prepared map[string]*preparedBands // --scope model, by tensor name
@@ -68,7 +69,7 @@ type gta struct {
 
 // newGTA validates the global parameters of a method of the family.
 func newGTA(v variant, g merge.Params) (*gta, error) {
-	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), warn: taskWarn}
+	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), warn: taskWarn, maskBudget: maxMaskCache}
 	rs, err := parseRescale(g["rescale"], v.rescale)
 	if err != nil {
 		return nil, err
