@@ -82,10 +82,11 @@ func baseSquaresRef(acc *lanes, b []uint16, lo int) {
 	}
 }
 
-// expertDeltas computes d[i] = float32(x[i]) − float32(b[i]), adds |d[i]|
-// and d[i]² (in float64) to lane i%16 of st, and returns the number of
-// elements with |d[i]| ≥ thr (a float comparison: NaN never counts).
-// len(b), len(x) and len(d) must be equal and below 2³¹.
+// expertDeltas computes the changes v_i = float32(x[i]) − float32(b[i]),
+// adds |v_i| and v_i² (in float64) to lane i%16 of st, and returns the
+// number of elements with |v_i| ≥ thr (a float comparison: NaN never
+// counts). It stores v_i in d[deltaSlot(i, len(d))], the order pairDeltas
+// reads. len(b), len(x) and len(d) must be equal and below 2³¹.
 func expertDeltas(st *deltaLanes, d []float32, b, x []uint16, thr float32) (ge int) {
 	b, x = b[:len(d)], x[:len(d)]
 	done := 0
@@ -96,7 +97,20 @@ func expertDeltas(st *deltaLanes, d []float32, b, x []uint16, thr float32) (ge i
 	return ge + expertDeltasRef(st, d, b, x, thr, done)
 }
 
-// expertDeltasRef is the reference loop of expertDeltas over [lo, len(d)).
+// deltaSlot is where expertDeltas stores the change of element i of n: the
+// AVX2 kernel unpacks bf16 within 128-bit halves and stores every whole
+// group of 16 elements in the order 0-3, 8-11, 4-7, 12-15; the generic
+// kernel and the tail after the last whole group keep index order.
+func deltaSlot(i, n int) int {
+	if !haveDeltaAsm || n < sumLanes || i >= n&^(sumLanes-1) {
+		return i
+	}
+	j := i & 15
+	return i&^15 | j&3 | (j>>2&1)<<3 | (j>>3&1)<<2
+}
+
+// expertDeltasRef is the reference loop of expertDeltas over [lo, len(d)),
+// in index order.
 func expertDeltasRef(st *deltaLanes, d []float32, b, x []uint16, thr float32, lo int) (ge int) {
 	b, x = b[:len(d)], x[:len(d)]
 	for i := lo; i < len(d); i++ {
@@ -112,10 +126,11 @@ func expertDeltasRef(st *deltaLanes, d []float32, b, x []uint16, thr float32, lo
 	return ge
 }
 
-// pairDeltas adds float64(x[i])·float64(y[i]) to dot[i%16] and counts,
-// over the float32 products p = x[i]·y[i], the zeros (±0) and the negative
-// non-zero ones (sign bit set: a NaN with the sign bit counts), as
-// signConflicts does. len(x) = len(y) < 2³¹.
+// pairDeltas takes two experts' changes as expertDeltas stores them
+// (element i at x[deltaSlot(i, len(x))]), adds float64(x_i)·float64(y_i) to
+// dot[i%16] and counts, over the float32 products p = x_i·y_i, the zeros
+// (±0) and the negative non-zero ones (sign bit set: a NaN with the sign
+// bit counts), as signConflicts does. len(x) = len(y) < 2³¹.
 func pairDeltas(dot *lanes, x, y []float32) (zeros, neg int) {
 	y = y[:len(x)]
 	done := 0
@@ -127,7 +142,8 @@ func pairDeltas(dot *lanes, x, y []float32) (zeros, neg int) {
 	return zeros + z, neg + g
 }
 
-// pairDeltasRef is the reference loop of pairDeltas over [lo, len(x)).
+// pairDeltasRef is the reference loop of pairDeltas over [lo, len(x)), in
+// index order.
 func pairDeltasRef(dot *lanes, x, y []float32, lo int) (zeros, neg int) {
 	y = y[:len(x)]
 	for i := lo; i < len(x); i++ {

@@ -53,28 +53,27 @@ bsqloop:
 	VZEROUPPER
 	RET
 
-// One group of 8 elements of expertDeltasAsm: bf16 at OFF2 (bytes) of SI
-// (base) and DX (expert), float32 changes stored at OFF4 of DI, lanes into
-// ABS0/ABS1 (Σ|Δ|) and SQ0/SQ1 (ΣΔ² = Σ|Δ|², from the same conversion).
-#define DELTA8(OFF2, OFF4, ABS0, ABS1, SQ0, SQ1) \
-	VPMOVZXWD   OFF2(SI), Y8 \
-	VPMOVZXWD   OFF2(DX), Y9 \
-	VPSLLD      $16, Y8, Y8 \
-	VPSLLD      $16, Y9, Y9 \
-	VSUBPS      Y8, Y9, Y9 \
-	VMOVUPS     Y9, OFF4(DI) \
-	VANDPS      Y15, Y9, Y9 \
-	VCMPPS      $0x1D, Y14, Y9, Y10 \
-	VPSUBD      Y10, Y13, Y13 \
-	VCVTPS2PD   X9, Y10 \
-	VEXTRACTF128 $1, Y9, X11 \
-	VCVTPS2PD   X11, Y11 \
-	VFMADD231PD Y10, Y10, SQ0 \
-	VFMADD231PD Y11, Y11, SQ1 \
-	VADDPD      Y10, ABS0, ABS0 \
-	VADDPD      Y11, ABS1, ABS1
+// Statistics of eight float32 changes D (clobbered) whose low half goes to
+// lanes LO and high half to lanes HI of ABS (Σ|Δ|) and SQ (ΣΔ² = Σ|Δ|², from
+// the same conversion); T is a scratch register.
+#define STATS8(D, DX, T, TX, ABSLO, ABSHI, SQLO, SQHI) \
+	VANDPS       Y15, D, D \
+	VCMPPS       $0x1D, Y14, D, T \
+	VPSUBD       T, Y13, Y13 \
+	VCVTPS2PD    DX, T \
+	VEXTRACTF128 $1, D, DX \
+	VCVTPS2PD    DX, D \
+	VFMADD231PD  T, T, SQLO \
+	VFMADD231PD  D, D, SQHI \
+	VADDPD       T, ABSLO, ABSLO \
+	VADDPD       D, ABSHI, ABSHI
 
 // func expertDeltasAsm(st *deltaLanes, d *float32, b, x *uint16, thr float32, n int) (ge int)
+//
+// bf16 becomes float32 by interleaving zero low halves (VPUNPCKLWD and
+// VPUNPCKHWD work within 128-bit lanes): of each 16 elements the low
+// unpacking holds 0-3 | 8-11 and the high one 4-7 | 12-15, and the changes
+// are stored in that order.
 TEXT ·expertDeltasAsm(SB), NOSPLIT, $0-56
 	MOVQ st+0(FP), R8
 	MOVQ d+8(FP), DI
@@ -84,6 +83,7 @@ TEXT ·expertDeltasAsm(SB), NOSPLIT, $0-56
 	VBROADCASTSS thr+32(FP), Y14
 	VPCMPEQD Y15, Y15, Y15
 	VPSRLD   $1, Y15, Y15   // 0x7fffffff: float32 |·|
+	VPXOR    Y12, Y12, Y12  // 0
 	VPXOR    Y13, Y13, Y13  // count of |Δ| ≥ thr per lane
 	VMOVUPD (R8), Y0
 	VMOVUPD 32(R8), Y1
@@ -95,8 +95,18 @@ TEXT ·expertDeltasAsm(SB), NOSPLIT, $0-56
 	VMOVUPD 224(R8), Y7
 
 edloop:
-	DELTA8(0, 0, Y0, Y1, Y4, Y5)
-	DELTA8(16, 32, Y2, Y3, Y6, Y7)
+	VMOVDQU    (SI), Y8
+	VMOVDQU    (DX), Y9
+	VPUNPCKLWD Y8, Y12, Y10
+	VPUNPCKLWD Y9, Y12, Y11
+	VSUBPS     Y10, Y11, Y11 // Δ of 0-3 | 8-11
+	VPUNPCKHWD Y8, Y12, Y8
+	VPUNPCKHWD Y9, Y12, Y9
+	VSUBPS     Y8, Y9, Y9    // Δ of 4-7 | 12-15
+	VMOVUPS    Y11, (DI)
+	VMOVUPS    Y9, 32(DI)
+	STATS8(Y11, X11, Y10, X10, Y0, Y2, Y4, Y6)
+	STATS8(Y9, X9, Y8, X8, Y1, Y3, Y5, Y7)
 	ADDQ $32, SI
 	ADDQ $32, DX
 	ADDQ $64, DI
@@ -116,8 +126,9 @@ edloop:
 	MOVQ AX, ge+48(FP)
 	RET
 
-// One group of 8 elements of pairDeltasAsm at byte offset OFF of SI (x)
-// and DX (y), dot lanes into DOT0/DOT1.
+// One group of 8 stored changes of pairDeltasAsm at byte offset OFF of SI
+// (x) and DX (y), in the order of expertDeltasAsm: the first four go to the
+// dot lanes DOT0, the next four to DOT1.
 #define PAIR8(OFF, DOT0, DOT1) \
 	VCVTPS2PD   OFF(SI), Y8 \
 	VCVTPS2PD   OFF(DX), Y9 \
@@ -151,8 +162,8 @@ TEXT ·pairDeltasAsm(SB), NOSPLIT, $0-48
 	VMOVUPD 96(DI), Y3
 
 pdloop:
-	PAIR8(0, Y0, Y1)
-	PAIR8(32, Y2, Y3)
+	PAIR8(0, Y0, Y2)  // elements 0-3, 8-11
+	PAIR8(32, Y1, Y3) // elements 4-7, 12-15
 	ADDQ $64, SI
 	ADDQ $64, DX
 	SUBQ $16, CX

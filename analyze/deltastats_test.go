@@ -99,8 +99,8 @@ func TestDeltaKernelsMatchReference(t *testing.T) {
 				}
 			}
 			dx, dxRef := make([]float32, n+1), make([]float32, n+1)
-			dy := make([]float32, n+1)
-			dx[n], dxRef[n] = 7, 7
+			dy, dyRef := make([]float32, n+1), make([]float32, n+1)
+			dx[n], dxRef[n], dy[n], dyRef[n] = 7, 7, float32(math.NaN()), float32(math.NaN())
 			st, stRef := deltaLanes{start, start}, deltaLanes{start, start}
 			ge := expertDeltas(&st, dx[:n], b[:n], x[:n], thr)
 			geRef := expertDeltasRef(&stRef, dxRef[:n], b[:n], x[:n], thr, 0)
@@ -108,25 +108,40 @@ func TestDeltaKernelsMatchReference(t *testing.T) {
 				t.Fatalf("n=%d: expertDeltas ge %d lanes %v, reference %d %v", n, ge, st, geRef, stRef)
 			}
 			for i := range dx {
-				if math.Float32bits(dx[i]) != math.Float32bits(dxRef[i]) {
-					t.Fatalf("n=%d: Δ[%d] = %x, reference %x", n, i, math.Float32bits(dx[i]), math.Float32bits(dxRef[i]))
+				if s := deltaSlot(i, n); math.Float32bits(dx[s]) != math.Float32bits(dxRef[i]) {
+					t.Fatalf("n=%d: Δ[%d] at %d = %x, reference %x", n, i, s, math.Float32bits(dx[s]), math.Float32bits(dxRef[i]))
 				}
 			}
-			var sy deltaLanes
-			expertDeltasRef(&sy, dy[:n], b[:n], y[:n], thr, 0)
-			dy[n] = float32(math.NaN())
+			var sy, syRef deltaLanes
+			expertDeltas(&sy, dy[:n], b[:n], y[:n], thr)
+			expertDeltasRef(&syRef, dyRef[:n], b[:n], y[:n], thr, 0)
 
 			dot, dotRef := start, start
 			z, g := pairDeltas(&dot, dx[:n], dy[:n])
-			zRef, gRef := pairDeltasRef(&dotRef, dx[:n], dy[:n], 0)
+			zRef, gRef := pairDeltasRef(&dotRef, dxRef[:n], dyRef[:n], 0)
 			if z != zRef || g != gRef || !sameLanes(&dot, &dotRef) {
 				t.Fatalf("n=%d: pairDeltas (%d, %d) %v, reference (%d, %d) %v", n, z, g, dot, zRef, gRef, dotRef)
 			}
 			// The pair counts are those of signConflicts.
-			both, conf := signConflicts(dx[:n], dy[:n])
+			both, conf := signConflicts(dxRef[:n], dyRef[:n])
 			if both != int64(n-z) || conf != int64(g) {
 				t.Fatalf("n=%d: pairDeltas gives (%d, %d), signConflicts (%d, %d)", n, n-z, g, both, conf)
 			}
+		}
+	}
+}
+
+// TestDeltaSlotIsAPermutation: every element has its own slot, within its
+// group of 16.
+func TestDeltaSlotIsAPermutation(t *testing.T) {
+	for _, n := range []int{0, 5, 16, 37, 64, 1000} {
+		seen := make([]bool, n)
+		for i := range n {
+			s := deltaSlot(i, n)
+			if s < 0 || s >= n || seen[s] || s/16 != i/16 {
+				t.Fatalf("n=%d: element %d in slot %d", n, i, s)
+			}
+			seen[s] = true
 		}
 	}
 }
