@@ -43,13 +43,17 @@ type rawBlock struct {
 	u []uint16
 }
 
-func newRawBlock() rawBlock {
+// rawPool recycles the blocks of the blocked passes.
+var rawPool = sync.Pool{New: func() any {
 	b := make([]byte, 2*fusedBlock)
-	return rawBlock{b: b, u: unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), fusedBlock)}
-}
+	return &rawBlock{b: b, u: unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), fusedBlock)}
+}}
+
+func getRawBlock() *rawBlock  { return rawPool.Get().(*rawBlock) }
+func putRawBlock(r *rawBlock) { rawPool.Put(r) }
 
 // read fills the block with n values of src from element off.
-func (r rawBlock) read(src merge.RawReader, off int64, n int) ([]uint16, error) {
+func (r *rawBlock) read(src merge.RawReader, off int64, n int) ([]uint16, error) {
 	if err := src.ReadRaw(r.b[:2*n], off); err != nil {
 		return nil, err
 	}
@@ -149,8 +153,9 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 		}
 	}
 	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
-		baseBuf := newRawBlock()
-		xBuf := newRawBlock()
+		baseBuf, xBuf := getRawBlock(), getRawBlock()
+		defer putRawBlock(baseBuf)
+		defer putRawBlock(xBuf)
 		acc := make([][2][l1Lanes]float64, K)
 		draws := make([]*maskDraw, K)
 		var scratch []byte
@@ -226,8 +231,9 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 			eqHi     int64
 			draw     *maskDraw
 			cached   []byte
-			buf      rawBlock
+			buf      *rawBlock
 			bits     []byte
+			eqs      []uint32 // scratch of the ties rule
 			template fusedModel
 		}
 		var act []*active
@@ -252,6 +258,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 					case ruleTies:
 						a.ties, a.eqLo, a.eqHi = true, lo, hi
 						a.bits = make([]byte, fusedBlock/8)
+						a.eqs = make([]uint32, fusedBlock+8)
 					default:
 						a.template.from, a.template.span = from, to-from
 					}
@@ -264,19 +271,23 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 					}
 				}
 			}
-			a.buf = newRawBlock()
+			a.buf = getRawBlock()
+			defer putRawBlock(a.buf)
 			act = append(act, a)
 		}
-		baseBuf := newRawBlock()
-		out := make([]float32, fusedBlock)
-		ms := make([]fusedModel, len(act))
+		baseBuf := getRawBlock()
+		defer putRawBlock(baseBuf)
+		out := merge.GetFloats(fusedBlock)
+		defer merge.PutFloats(out)
+		ms := make([]fusedModel, 0, len(act))
 		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
 			bn := int(min(fusedBlock, c.Hi-lo))
 			b, err := baseBuf.read(raw[0], lo, bn)
 			if err != nil {
 				return err
 			}
-			for j, a := range act {
+			ms = ms[:0]
+			for _, a := range act {
 				x, err := a.buf.read(raw[a.k+1], lo, bn)
 				if err != nil {
 					return err
@@ -285,15 +296,16 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 				f.x = x
 				switch {
 				case a.ties:
-					ps[a.k].band.tieBits(a.bits, x, b, &a.eqLo, &a.eqHi)
-					f.bits = a.bits
+					if !ps[a.k].band.blockRule(&f, a.bits, a.eqs, x, b, &a.eqLo, &a.eqHi) {
+						continue
+					}
 				case a.cached != nil:
 					f.bits = a.cached[lo/8:]
 				case a.draw != nil:
 					a.draw.next(a.bits, bn)
 					f.bits = a.bits
 				}
-				ms[j] = f
+				ms = append(ms, f)
 			}
 			electBF16(out[:bn], b, ms, m.normalize, m.lambda)
 			if err := t.Out.Write(out[:bn], lo); err != nil {
@@ -313,12 +325,14 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
-		baseBuf := newRawBlock()
-		bufs := make([]rawBlock, len(want))
+		baseBuf := getRawBlock()
+		defer putRawBlock(baseBuf)
+		bufs := make([]*rawBlock, len(want))
 		xs := make([][]uint16, len(want))
 		for k := range want {
 			if want[k] {
-				bufs[k] = newRawBlock()
+				bufs[k] = getRawBlock()
+				defer putRawBlock(bufs[k])
 			}
 		}
 		inside := make([][]uint32, len(qs))
@@ -375,4 +389,33 @@ func (m *gta) rawBF16(t *merge.Task) []merge.RawReader {
 		return nil
 	}
 	return merge.RawSources(t, formats.BF16)
+}
+
+// blockRule sets f's rule for one block of a chunk under ruleTies: δ =
+// x − base, *eqLo and *eqHi count the threshold-equal elements before the
+// block and are advanced past it. Most blocks of such a chunk keep a range
+// (the band's rule applied to the block alone); only the block where the
+// kept tie run starts or ends gets per-element mask bits. It returns false
+// when the block keeps nothing. eqs is scratch of fusedBlock+8 values.
+func (b *band) blockRule(f *fusedModel, bits []byte, eqs []uint32, x, base []uint16, eqLo, eqHi *int64) bool {
+	inHi, _ := windowBF16(eqs, x, base, b.hiBits, 0, 0x7fffffff)
+	inLo := 0
+	if b.hasLo {
+		inLo, _ = windowBF16(eqs, x, base, b.loBits, 0, 0x7fffffff)
+	}
+	from, to, rule := b.chunkRule(*eqLo, *eqHi, int64(inLo), int64(inHi))
+	switch rule {
+	case ruleEmpty:
+		*eqLo += int64(inLo)
+		*eqHi += int64(inHi)
+		return false
+	case ruleTies:
+		b.tieBits(bits, x, base, eqLo, eqHi)
+		f.bits = bits
+		return true
+	}
+	*eqLo += int64(inLo)
+	*eqHi += int64(inHi)
+	f.from, f.span = from, to-from
+	return true
 }
