@@ -156,3 +156,16 @@ func weightedDeltaSumBF16Ref(out []float32, b []uint16, xs [][]uint16, w [][]flo
 		out[j] = bj + acc
 	}
 }
+
+// addColumnStatsBF16Ref is the reference of the fused pass-1 kernel over
+// bfloat16 bit patterns, for the columns j ≥ from: ss0[j] += b[r,j]² and,
+// for every model k, ss[k][j] += x_k[r,j]² and dot[k][j] += x_k[r,j]·b[r,j],
+// every sum in row order. Each accumulator sees the additions of
+// addColumnSquaresBF16Ref and addColumnSquaresDotBF16Ref in the same order,
+// so the sums are theirs bit for bit.
+func addColumnStatsBF16Ref(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]uint16, from int) {
+	addColumnSquaresBF16Ref(ss0, b, from)
+	for k, x := range xs {
+		addColumnSquaresDotBF16Ref(ss[k], dot[k], x, b, from)
+	}
+}

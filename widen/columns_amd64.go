@@ -172,3 +172,62 @@ func weightedDeltaSumBF16(out []float32, b []uint16, xs [][]uint16, w [][]float3
 	weightedDeltaSumBF16AVX2(&out[0], &b[0], &xp[0], &wp[0], len(xs), v)
 	weightedDeltaSumBF16Ref(out, b, xs, w, v)
 }
+
+// columnStats2BF16AVX2 implements, for cols a multiple of 8, with acc =
+// {ss0, ss1, dot1, ss2, dot2},
+//
+//	for j := range cols {
+//		for r := range rows {
+//			g, f1, f2 := bf16(b[r*stride+j]), bf16(x1[r*stride+j]), bf16(x2[r*stride+j])
+//			ss0[j] += g * g
+//			ss1[j] += f1 * f1; dot1[j] += f1 * g
+//			ss2[j] += f2 * f2; dot2[j] += f2 * g
+//		}
+//	}
+//
+// in float64.
+//
+//go:noescape
+func columnStats2BF16AVX2(acc **float64, b, x1, x2 *uint16, cols, rows, stride int)
+
+// columnStats1BF16AVX2 is columnStats2BF16AVX2 for one model: acc = {ss0,
+// ss1, dot1}.
+//
+//go:noescape
+func columnStats1BF16AVX2(acc **float64, b, x *uint16, cols, rows, stride int)
+
+// addColumnStatsBF16 adds the column statistics of a block of whole rows
+// of the base b and the models xs (bfloat16 bit patterns): ss0 += b²,
+// ss[k] += x_k², dot[k] += x_k·b, per column in row order. One sweep of
+// the block serves the base and two models; with more than two models the
+// later pairs add their base squares to scratch (len cols) instead.
+func addColumnStatsBF16(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]uint16, scratch []float64) {
+	cols := len(ss0)
+	if !hasColumnAsm || cols < 8 || len(b) < cols || len(xs) == 0 {
+		addColumnStatsBF16Ref(ss0, ss, dot, b, xs, 0)
+		return
+	}
+	rows := len(b) / cols
+	n := rows * cols
+	_ = b[n-1]
+	v := cols &^ 7
+	var acc [5]*float64
+	for k := 0; k < len(xs); {
+		s0 := ss0
+		if k > 0 {
+			s0 = scratch[:cols]
+		}
+		acc[0], acc[1], acc[2] = &s0[0], &ss[k][:cols][0], &dot[k][:cols][0]
+		if k+1 < len(xs) {
+			acc[3], acc[4] = &ss[k+1][:cols][0], &dot[k+1][:cols][0]
+			columnStats2BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], &xs[k+1][:n][0], v, rows, cols)
+			k += 2
+		} else {
+			columnStats1BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], v, rows, cols)
+			k++
+		}
+	}
+	if v < cols {
+		addColumnStatsBF16Ref(ss0, ss, dot, b, xs, v)
+	}
+}

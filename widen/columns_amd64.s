@@ -443,3 +443,154 @@ bwdstore:
 bwddone:
 	VZEROUPPER
 	RET
+
+// Fused column statistics of a base and one or two models (bfloat16): one
+// sweep of a block of rows loads every input once and updates, per column
+// and in row order, ss0 += b², ss_k += x_k², dot_k += x_k·b. Columns are
+// taken 8 at a time (two float64 vectors per statistic), the accumulators
+// stay in registers over the rows; each product of two float32 values is
+// exact in float64, so every FMA rounds as the reference's multiply and
+// add. acc points to the accumulator pointers {ss0, ss1, dot1[, ss2, dot2]}.
+
+// func columnStats2BF16AVX2(acc **float64, b, x1, x2 *uint16, cols, rows, stride int)
+TEXT ·columnStats2BF16AVX2(SB), NOSPLIT, $0-56
+	MOVQ acc+0(FP), AX
+	MOVQ b+8(FP), SI
+	MOVQ x1+16(FP), R10
+	MOVQ x2+24(FP), R11
+	MOVQ cols+32(FP), CX
+	MOVQ rows+40(FP), R8
+	MOVQ stride+48(FP), R9
+	SHLQ $1, R9              // row stride in bytes
+	MOVQ R8, R13
+	IMULQ R9, R13            // end of the row offsets
+	XORQ BX, BX              // accumulator byte offset of the strip
+	VPXOR X15, X15, X15
+	TESTQ R8, R8
+	JZ   s2done
+
+s2strip:
+	CMPQ CX, $8
+	JL   s2done
+	MOVQ 0(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y0
+	VMOVUPD 32(DX)(BX*1), Y1
+	MOVQ 8(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y2
+	VMOVUPD 32(DX)(BX*1), Y3
+	MOVQ 16(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y4
+	VMOVUPD 32(DX)(BX*1), Y5
+	MOVQ 24(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y6
+	VMOVUPD 32(DX)(BX*1), Y7
+	MOVQ 32(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y8
+	VMOVUPD 32(DX)(BX*1), Y9
+	XORQ R12, R12            // row offset in bytes
+
+s2rows:
+	UNPACKBF8(0(SI)(R12*1), X10, Y10, X11, Y11)
+	VFMADD231PD Y10, Y10, Y0
+	VFMADD231PD Y11, Y11, Y1
+	UNPACKBF8(0(R10)(R12*1), X12, Y12, X13, Y13)
+	VFMADD231PD Y12, Y12, Y2
+	VFMADD231PD Y13, Y13, Y3
+	VFMADD231PD Y10, Y12, Y4
+	VFMADD231PD Y11, Y13, Y5
+	UNPACKBF8(0(R11)(R12*1), X12, Y12, X13, Y13)
+	VFMADD231PD Y12, Y12, Y6
+	VFMADD231PD Y13, Y13, Y7
+	VFMADD231PD Y10, Y12, Y8
+	VFMADD231PD Y11, Y13, Y9
+	ADDQ R9, R12
+	CMPQ R12, R13
+	JNE  s2rows
+
+	MOVQ 0(AX), DX
+	VMOVUPD Y0, 0(DX)(BX*1)
+	VMOVUPD Y1, 32(DX)(BX*1)
+	MOVQ 8(AX), DX
+	VMOVUPD Y2, 0(DX)(BX*1)
+	VMOVUPD Y3, 32(DX)(BX*1)
+	MOVQ 16(AX), DX
+	VMOVUPD Y4, 0(DX)(BX*1)
+	VMOVUPD Y5, 32(DX)(BX*1)
+	MOVQ 24(AX), DX
+	VMOVUPD Y6, 0(DX)(BX*1)
+	VMOVUPD Y7, 32(DX)(BX*1)
+	MOVQ 32(AX), DX
+	VMOVUPD Y8, 0(DX)(BX*1)
+	VMOVUPD Y9, 32(DX)(BX*1)
+	ADDQ $64, BX
+	ADDQ $16, SI
+	ADDQ $16, R10
+	ADDQ $16, R11
+	SUBQ $8, CX
+	JMP  s2strip
+
+s2done:
+	VZEROUPPER
+	RET
+
+// func columnStats1BF16AVX2(acc **float64, b, x *uint16, cols, rows, stride int)
+TEXT ·columnStats1BF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), AX
+	MOVQ b+8(FP), SI
+	MOVQ x+16(FP), R10
+	MOVQ cols+24(FP), CX
+	MOVQ rows+32(FP), R8
+	MOVQ stride+40(FP), R9
+	SHLQ $1, R9
+	MOVQ R8, R13
+	IMULQ R9, R13
+	XORQ BX, BX
+	VPXOR X15, X15, X15
+	TESTQ R8, R8
+	JZ   s1done
+
+s1strip:
+	CMPQ CX, $8
+	JL   s1done
+	MOVQ 0(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y0
+	VMOVUPD 32(DX)(BX*1), Y1
+	MOVQ 8(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y2
+	VMOVUPD 32(DX)(BX*1), Y3
+	MOVQ 16(AX), DX
+	VMOVUPD 0(DX)(BX*1), Y4
+	VMOVUPD 32(DX)(BX*1), Y5
+	XORQ R12, R12
+
+s1rows:
+	UNPACKBF8(0(SI)(R12*1), X10, Y10, X11, Y11)
+	VFMADD231PD Y10, Y10, Y0
+	VFMADD231PD Y11, Y11, Y1
+	UNPACKBF8(0(R10)(R12*1), X12, Y12, X13, Y13)
+	VFMADD231PD Y12, Y12, Y2
+	VFMADD231PD Y13, Y13, Y3
+	VFMADD231PD Y10, Y12, Y4
+	VFMADD231PD Y11, Y13, Y5
+	ADDQ R9, R12
+	CMPQ R12, R13
+	JNE  s1rows
+
+	MOVQ 0(AX), DX
+	VMOVUPD Y0, 0(DX)(BX*1)
+	VMOVUPD Y1, 32(DX)(BX*1)
+	MOVQ 8(AX), DX
+	VMOVUPD Y2, 0(DX)(BX*1)
+	VMOVUPD Y3, 32(DX)(BX*1)
+	MOVQ 16(AX), DX
+	VMOVUPD Y4, 0(DX)(BX*1)
+	VMOVUPD Y5, 32(DX)(BX*1)
+	ADDQ $64, BX
+	ADDQ $16, SI
+	ADDQ $16, R10
+	SUBQ $8, CX
+	JMP  s1strip
+
+s1done:
+	VZEROUPPER
+	RET

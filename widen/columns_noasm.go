@@ -36,3 +36,11 @@ func addColumnSquaresDotBF16(ss, dot []float64, x, b []uint16) {
 func weightedDeltaSumBF16(out []float32, b []uint16, xs [][]uint16, w [][]float32, xp []*uint16, wp []*float32) {
 	weightedDeltaSumBF16Ref(out, b, xs, w, 0)
 }
+
+// addColumnStatsBF16 adds the column statistics of a block of whole rows
+// of the base b and the models xs (bfloat16 bit patterns): ss0 += b²,
+// ss[k] += x_k², dot[k] += x_k·b, per column in row order. scratch (len
+// cols) is unused here.
+func addColumnStatsBF16(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]uint16, scratch []float64) {
+	addColumnStatsBF16Ref(ss0, ss, dot, b, xs, 0)
+}

@@ -237,3 +237,35 @@ func TestBF16KernelsMatchFloat32(t *testing.T) {
 		}
 	}
 }
+
+func TestFusedColumnStatsBF16(t *testing.T) {
+	// The fused pass-1 kernel (base and up to two models per sweep, the
+	// column tail in Go) must give, for every accumulator, the bits of the
+	// separate reference sweeps, for 1 to 4 models, column counts around
+	// the strip width of 8, and data with zeros, -0, subnormals, ±Inf and
+	// NaN (randomBF16). The accumulators start non-zero.
+	rng := rand.New(rand.NewPCG(21, 21))
+	for _, cols := range []int{1, 7, 8, 9, 15, 16, 17, 24, 41, 1031} {
+		for _, rows := range []int{1, 2, 5} {
+			for m := 1; m <= 4; m++ {
+				name := fmt.Sprintf("cols=%d/rows=%d/models=%d", cols, rows, m)
+				b := randomBF16(rng, rows*cols)
+				xs := make([][]uint16, m)
+				for k := range xs {
+					xs[k] = randomBF16(rng, rows*cols)
+				}
+				got, want := newColumnStats(m, cols), newColumnStats(m, cols)
+				copy(got.v, randomF64(rng, len(got.v)))
+				copy(want.v, got.v)
+				addColumnStatsBF16(got.ss0(), got.ssv, got.dotv, b, xs, make([]float64, cols))
+				addColumnSquaresBF16Ref(want.ss0(), b, 0)
+				for k, x := range xs {
+					addColumnSquaresDotBF16Ref(want.ss(k), want.dot(k), x, b, 0)
+				}
+				if !sameBits(got.v, want.v) {
+					t.Fatalf("%s: got %v, want %v", name, got.v, want.v)
+				}
+			}
+		}
+	}
+}

@@ -424,3 +424,100 @@ func TestBF16FilesMatchFloat32Sources(t *testing.T) {
 		}
 	}
 }
+
+// specialBF16Family returns a base and m models of one tensor in bfloat16
+// values (as float32) whose data hold exact zeros, -0, subnormals, ±Inf,
+// NaN, a zero column and a column equal to the base in every model.
+func specialBF16Family(rng *rand.Rand, rows, cols, m int) [][]float32 {
+	n := rows * cols
+	base := bf16Round(randomMatrix(rng, n, 1))
+	for r := range rows {
+		base[r*cols+cols/2] = 0 // a zero column of the base
+	}
+	out := [][]float32{base}
+	special := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(0x00010000), math.Float32frombits(0x80030000),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for k := range m {
+		x := bf16Round(addDelta(base, randomMatrix(rng, n, 0.05*float32(k+1))))
+		for r := range rows {
+			x[r*cols] = base[r*cols] // column 0 unchanged
+		}
+		for i, v := range special {
+			x[(i*7919+k*104729+13)%n] = v
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func TestRawPathsMatchFloat32(t *testing.T) {
+	// Merging bfloat16 files through the raw paths (fused kernels, the
+	// cache of stored bytes between the passes: none, some chunks, all)
+	// must give the bits of merging the same values handed over as
+	// float32, for linear weights with an odd column count and for token
+	// embeddings, over several chunks, with 1 to 4 models and special
+	// values.
+	if !hasColumnAsm {
+		t.Skip("the raw paths need the assembly kernels")
+	}
+	rng := rand.New(rand.NewPCG(31, 31))
+	type tensorCase struct {
+		name       string
+		rows, cols int
+	}
+	cases := []tensorCase{
+		{"model.layers.0.mlp.down_proj.weight", 700, 523},
+		{"model.embed_tokens.weight", 600, 450},
+		{"model.layers.0.self_attn.q_proj.weight", 40, 24},
+	}
+	models := []int{1, 2, 3, 4}
+	if testing.Short() {
+		cases, models = cases[2:], []int{2, 3}
+	}
+	dir := t.TempDir()
+	for _, tc := range cases {
+		for _, m := range models {
+			vals := specialBF16Family(rng, tc.rows, tc.cols, m)
+			shape := []int64{int64(tc.rows), int64(tc.cols)}
+			var fileSrcs, floatSrcs []merge.Source
+			for k, v := range vals {
+				p := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.safetensors", tc.name, m, k))
+				writeCheckpoint(t, p, formats.BF16, []namedTensor{{tc.name, shape, v}}, 0)
+				tensor, ok := openModel(t, p).Tensor(tc.name)
+				if !ok {
+					t.Fatalf("%s: missing", tc.name)
+				}
+				src, err := merge.NewSource(tensor, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fileSrcs = append(fileSrcs, src)
+				floatSrcs = append(floatSrcs, &merge.SliceSource{Data: v, Dims: shape})
+			}
+			run := func(srcs []merge.Source, cacheBytes int64) []float32 {
+				meth, err := New(merge.Params{"alpha": 1.0, "calibration": 0.7})
+				if err != nil {
+					t.Fatal(err)
+				}
+				meth.(*Method).cacheBytes = cacheBytes
+				task := &merge.Task{Name: tc.name, Shape: shape, Base: srcs[0], Inputs: srcs[1:], Model: make([]merge.Params, m)}
+				sink := &merge.SliceSink{Data: make([]float32, tc.rows*tc.cols)}
+				task.Out = sink
+				if err := meth.Merge(context.Background(), task); err != nil {
+					t.Fatal(err)
+				}
+				return sink.Data
+			}
+			want := run(floatSrcs, rawCacheBytes)
+			_, step := rowChunks(&merge.Task{Shape: shape}, tc.cols)
+			for _, cache := range []int64{0, int64(m+1) * 2 * step, rawCacheBytes} {
+				got := run(fileSrcs, cache)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s models=%d cache=%d element %d: raw %v, float32 %v", tc.name, m, cache, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

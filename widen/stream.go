@@ -3,6 +3,7 @@ package widen
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -18,10 +19,16 @@ import (
 type columnStats struct {
 	n, c int
 	v    []float64
+	// ssv and dotv are the views ss(k) and dot(k) of v.
+	ssv, dotv [][]float64
 }
 
 func newColumnStats(n, c int) *columnStats {
-	return &columnStats{n: n, c: c, v: make([]float64, (1+2*n)*c)}
+	s := &columnStats{n: n, c: c, v: make([]float64, (1+2*n)*c), ssv: make([][]float64, n), dotv: make([][]float64, n)}
+	for k := range n {
+		s.ssv[k], s.dotv[k] = s.ss(k), s.dot(k)
+	}
+	return s
 }
 
 func (s *columnStats) ss0() []float64     { return s.v[:s.c] }
@@ -92,16 +99,14 @@ func (o *orderedSum) put(i int, p *columnStats) {
 // chunk-ordered sums of pass 1 do not depend on the thread count.
 const rowChunkElems = merge.ChunkElems / 4
 
-// forRowChunks runs fn for chunks of whole rows (of cols elements) of the
-// task's tensor, in parallel on the task's threads.
-func forRowChunks(ctx context.Context, t *merge.Task, cols int, fn func(c merge.Chunk) error) error {
-	rows := max(1, rowChunkElems/cols)
-	var chunks []merge.Chunk
-	step := int64(rows * cols)
+// rowChunks splits the task's tensor into chunks of whole rows (of cols
+// elements); step is the length of every chunk but the last.
+func rowChunks(t *merge.Task, cols int) (chunks []merge.Chunk, step int64) {
+	step = int64(max(1, rowChunkElems/cols) * cols)
 	for lo := int64(0); lo < t.Len(); lo += step {
 		chunks = append(chunks, merge.Chunk{Index: len(chunks), Lo: lo, Hi: min(lo+step, t.Len())})
 	}
-	return merge.Parallel(ctx, t.Threads(), chunks, fn)
+	return chunks, step
 }
 
 // blockElems is about how many elements of each input a worker holds at
@@ -121,18 +126,36 @@ func rowBlocks(c merge.Chunk, cols int, fn func(lo, hi int64) error) error {
 	return nil
 }
 
-// blockBuffers are one worker's buffers for a block of every input.
+// blockBuffers are one worker's buffers for a block of every input: float32
+// values (base, models, result) and, for stored bfloat16 inputs, their bit
+// patterns (base first), plus a per-column float64 scratch vector.
 type blockBuffers struct {
 	base []float32
 	x    [][]float32
 	tmp  []float32
+	// raw holds the bit patterns of the base and the models, in the first
+	// halves of the float32 buffers rawStore (nil without raw inputs).
+	raw      [][]uint16
+	rawStore [][]float32
+	scratch  []float64
+	xs16     [][]uint16 // views handed out by rawInputs.block
+	xsf      [][]float32
 }
 
-func getBlockBuffers(n, cols int) *blockBuffers {
+func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 	size := max(1, blockElems/cols) * cols
-	b := &blockBuffers{base: merge.GetFloats(size), tmp: merge.GetFloats(size), x: make([][]float32, n)}
+	b := &blockBuffers{base: merge.GetFloats(size), tmp: merge.GetFloats(size), x: make([][]float32, n),
+		xs16: make([][]uint16, n), xsf: make([][]float32, n)}
 	for k := range b.x {
 		b.x[k] = merge.GetFloats(size)
+	}
+	if raw {
+		b.scratch = make([]float64, cols)
+		b.raw, b.rawStore = make([][]uint16, n+1), make([][]float32, n+1)
+		for i := range b.raw {
+			b.rawStore[i] = merge.GetFloats((size + 1) / 2)
+			b.raw[i] = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b.rawStore[i]))), size)
+		}
 	}
 	return b
 }
@@ -142,6 +165,9 @@ func (b *blockBuffers) release() {
 	merge.PutFloats(b.tmp)
 	for _, x := range b.x {
 		merge.PutFloats(x)
+	}
+	for _, r := range b.rawStore {
+		merge.PutFloats(r)
 	}
 }
 
@@ -153,44 +179,128 @@ func (b *blockBuffers) read(t *merge.Task, lo, hi int64) ([]float32, [][]float32
 	if err := t.Base.Read(base, lo); err != nil {
 		return nil, nil, err
 	}
-	xs := make([][]float32, len(t.Inputs))
 	for k, in := range t.Inputs {
-		xs[k] = b.x[k][:n]
-		if err := in.Read(xs[k], lo); err != nil {
+		b.xsf[k] = b.x[k][:n]
+		if err := in.Read(b.xsf[k], lo); err != nil {
 			return nil, nil, err
 		}
 	}
-	return base, xs, nil
+	return base, b.xsf, nil
 }
 
-// readBF16 fills the buffers with the bfloat16 bit patterns of elements
-// [lo, hi) of the stored tensors raw (the base, then the models; see
-// rawBF16Inputs) and returns the filled base and model slices. The bit
-// patterns occupy the first half of the float32 buffers.
-func (b *blockBuffers) readBF16(raw []merge.RawReader, lo, hi int64) ([]uint16, [][]uint16, error) {
-	n := int(hi - lo)
-	read := func(f []float32, r merge.RawReader) ([]uint16, error) {
-		v := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(f))), n)
-		return v, r.ReadRaw(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), lo)
+// widen fills the float32 buffers with the values of the bit patterns b
+// and xs (simd.BF16ToF32, as a float32 source of the same tensor reads
+// them) and returns the filled base and model slices.
+func (b *blockBuffers) widen(b16 []uint16, xs [][]uint16) ([]float32, [][]float32) {
+	n := len(b16)
+	base := b.base[:n]
+	simd.BF16ToF32(base, b16)
+	for k, x := range xs {
+		b.xsf[k] = b.x[k][:n]
+		simd.BF16ToF32(b.xsf[k], x)
 	}
-	base, err := read(b.base, raw[0])
-	if err != nil {
-		return nil, nil, err
+	return base, b.xsf
+}
+
+// rawCacheBytes is how many stored bytes of a tensor's inputs pass 1 may
+// keep in memory for pass 2 (see rawInputs).
+const rawCacheBytes = 256 << 20
+
+// rawCache is the method's one buffer for keeping the inputs' stored bytes
+// between the two passes of a tensor. Tensors merged at the same time (the
+// engine runs small ones in parallel) take turns: whoever finds it taken
+// reads its inputs twice instead. The buffer lives outside the Go heap
+// where the system allows and is released when the method is collected.
+type rawCache struct {
+	mu     sync.Mutex
+	buf    []byte
+	mapped bool // buf comes from mapCache
+}
+
+// newRawCache returns an empty cache owned by m.
+func newRawCache(m *Method) *rawCache {
+	c := &rawCache{}
+	runtime.AddCleanup(m, func(c *rawCache) { c.free() }, c)
+	return c
+}
+
+// free releases the buffer.
+func (c *rawCache) free() {
+	if c.mapped {
+		unmapCache(c.buf)
 	}
-	xs := make([][]uint16, len(raw)-1)
-	for k := range xs {
-		if xs[k], err = read(b.x[k], raw[1+k]); err != nil {
-			return nil, nil, err
+	c.buf, c.mapped = nil, false
+}
+
+// acquire returns the buffer with at least n bytes, growing it in steps of
+// 32 MiB, or nil (and does not hold it) when n is 0, c is nil or another
+// tensor holds it. Call release when done with a non-nil result.
+func (c *rawCache) acquire(n int64) []byte {
+	if c == nil || n <= 0 || !c.mu.TryLock() {
+		return nil
+	}
+	if int64(len(c.buf)) < n {
+		const grain = 32 << 20
+		size := int((n + grain - 1) / grain * grain)
+		c.free()
+		if c.buf = mapCache(size); c.buf != nil {
+			c.mapped = true
+		} else {
+			c.buf = make([]byte, size)
 		}
 	}
-	return base, xs, nil
+	return c.buf[:n]
+}
+
+func (c *rawCache) release() { c.mu.Unlock() }
+
+// rawInputs reads the stored bfloat16 values of a 2-D tensor's base and
+// models (raw, base first) in blocks of whole rows for both passes. Pass 1
+// reads the first cached chunks straight into the cache, where pass 2
+// finds them again, so those are read from the files once; the other
+// chunks are read into the worker's block buffers in both passes. Which
+// chunks are cached changes where the bytes come from, never the result.
+type rawInputs struct {
+	raw    []merge.RawReader
+	step   int64 // elements per chunk but the last
+	cache  []byte
+	cached int // chunks [0, cached) live in cache, chunk i at i·len(raw)·2·step bytes
+}
+
+// block returns the bit patterns of elements [lo, hi) (inside chunk c) of
+// the base and every model, reading them from the files when pass1 is set
+// or the chunk is not cached.
+func (r *rawInputs) block(c merge.Chunk, lo, hi int64, pass1 bool, buf *blockBuffers) ([]uint16, [][]uint16, error) {
+	n := int(hi - lo)
+	cached := c.Index < r.cached
+	var b []uint16
+	for i, rd := range r.raw {
+		var v []uint16
+		if cached {
+			off := (int64(c.Index*len(r.raw)+i)*r.step + lo - c.Lo) * 2
+			v = unsafe.Slice((*uint16)(unsafe.Pointer(&r.cache[off])), n)
+		} else {
+			v = buf.raw[i][:n]
+		}
+		if pass1 || !cached {
+			if err := rd.ReadRaw(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), lo); err != nil {
+				return nil, nil, err
+			}
+		}
+		if i == 0 {
+			b = v
+		} else {
+			buf.xs16[i-1] = v
+		}
+	}
+	return b, buf.xs16, nil
 }
 
 // rawBF16Inputs returns the raw readers of the base and the models (in
-// that order) when the column kernels can run on their bit patterns
-// directly: every source reads a whole (uncropped) bfloat16 tensor and the
-// CPU has the assembly kernels. Otherwise it returns nil and the passes
-// read float32 through the sources. Both ways give the same bits.
+// that order) when the passes can run on their bit patterns directly:
+// every source reads a whole (uncropped) bfloat16 tensor and the CPU has
+// the assembly kernels. Otherwise it returns nil and the passes read
+// float32 through the sources. Both ways give the same bits.
 func rawBF16Inputs(t *merge.Task) []merge.RawReader {
 	if !hasColumnAsm || t.Base == nil {
 		return nil
@@ -206,12 +316,24 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 		return nil
 	}
 	n := len(t.Inputs)
+	chunks, step := rowChunks(t, cols)
+	var in *rawInputs
+	if raw := rawBF16Inputs(t); raw != nil {
+		in = &rawInputs{raw: raw, step: step}
+		perChunk := int64(len(raw)) * 2 * step
+		if k := min(int64(len(chunks)), m.cacheBytes/perChunk); k > 0 {
+			if in.cache = m.cache.acquire(k * perChunk); in.cache != nil {
+				defer m.cache.release()
+				in.cached = int(k)
+			}
+		}
+	}
 	var st *columnStats
 	var err error
 	if tokens {
-		st, err = rowStats(ctx, t, rows, cols)
+		st, err = rowStats(ctx, t, chunks, rows, cols, in)
 	} else {
-		st, err = columnStatsPass(ctx, t, cols)
+		st, err = columnStatsPass(ctx, t, chunks, cols, in)
 	}
 	if err != nil {
 		return err
@@ -231,30 +353,26 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	}
 	st = nil
 	w := columnWeights(magPos, dirPos, c, m.Alpha, m.Calibration)
-	return weightedSumPass(ctx, t, cols, w, tokens)
+	return weightedSumPass(ctx, t, chunks, cols, w, tokens, in)
 }
 
 // columnStatsPass is pass 1 for a linear weight: per-column sums over the
 // rows, in row order within each chunk of whole rows, the chunks' sums
 // added in chunk order.
-func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats, error) {
+func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
-	raw := rawBF16Inputs(t)
-	err := forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
+	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
 		p := sum.get()
-		buf := getBlockBuffers(n, cols)
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
-			if raw != nil {
-				b, xs, err := buf.readBF16(raw, lo, hi)
+			if in != nil {
+				b, xs, err := in.block(c, lo, hi, true, buf)
 				if err != nil {
 					return err
 				}
-				addColumnSquaresBF16(p.ss0(), b)
-				for k, x := range xs {
-					addColumnSquaresDotBF16(p.ss(k), p.dot(k), x, b)
-				}
+				addColumnStatsBF16(p.ss0(), p.ssv, p.dotv, b, xs, buf.scratch)
 				return nil
 			}
 			b, xs, err := buf.read(t, lo, hi)
@@ -281,16 +399,26 @@ func columnStatsPass(ctx context.Context, t *merge.Task, cols int) (*columnStats
 
 // rowStats is pass 1 for a token embedding: every statistic belongs to one
 // stored row.
-func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats, error) {
+func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
-	err := forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols)
+	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		return rowBlocks(c, cols, func(lo, hi int64) error {
-			b, xs, err := buf.read(t, lo, hi)
-			if err != nil {
-				return err
+			var b []float32
+			var xs [][]float32
+			if in != nil {
+				b16, xs16, err := in.block(c, lo, hi, true, buf)
+				if err != nil {
+					return err
+				}
+				b, xs = buf.widen(b16, xs16)
+			} else {
+				var err error
+				if b, xs, err = buf.read(t, lo, hi); err != nil {
+					return err
+				}
 			}
 			r0 := int(lo) / cols
 			ss0 := st.ss0()
@@ -318,36 +446,38 @@ func rowStats(ctx context.Context, t *merge.Task, rows, cols int) (*columnStats,
 // base), each product rounded to float32 and accumulated in float32 in
 // model order, with w_k[j] per column j (tokens false) or per stored row
 // (tokens true).
-func weightedSumPass(ctx context.Context, t *merge.Task, cols int, w [][]float32, tokens bool) error {
+func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, w [][]float32, tokens bool, in *rawInputs) error {
 	n := len(t.Inputs)
-	var raw []merge.RawReader
-	if !tokens {
-		raw = rawBF16Inputs(t)
-	}
-	return forRowChunks(ctx, t, cols, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols)
+	return merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
 		xr16, xp16 := make([][]uint16, n), make([]*uint16, n)
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			out := buf.tmp[:hi-lo]
-			if raw != nil {
-				b, xs, err := buf.readBF16(raw, lo, hi)
+			var b []float32
+			var xs [][]float32
+			if in != nil {
+				b16, xs16, err := in.block(c, lo, hi, false, buf)
 				if err != nil {
 					return err
 				}
-				for r := 0; r*cols < len(b); r++ {
-					for k, x := range xs {
-						xr16[k] = x[r*cols : (r+1)*cols]
+				if !tokens {
+					for r := 0; r*cols < len(b16); r++ {
+						for k, x := range xs16 {
+							xr16[k] = x[r*cols : (r+1)*cols]
+						}
+						weightedDeltaSumBF16(out[r*cols:(r+1)*cols], b16[r*cols:(r+1)*cols], xr16, w, xp16, wp)
 					}
-					weightedDeltaSumBF16(out[r*cols:(r+1)*cols], b[r*cols:(r+1)*cols], xr16, w, xp16, wp)
+					return t.Out.Write(out, lo)
 				}
-				return t.Out.Write(out, lo)
-			}
-			b, xs, err := buf.read(t, lo, hi)
-			if err != nil {
-				return err
+				b, xs = buf.widen(b16, xs16)
+			} else {
+				var err error
+				if b, xs, err = buf.read(t, lo, hi); err != nil {
+					return err
+				}
 			}
 			r0 := int(lo) / cols
 			for r := 0; r*cols < len(b); r++ {
