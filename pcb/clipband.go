@@ -2,6 +2,7 @@ package pcb
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
@@ -115,63 +116,66 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 	}
 	tallies := make([][]bandTally, len(g.items)) // per item: task-major, band-minor
 	var kept atomic.Int64
-	err := g.forEach(ctx, func(it item, _ int64, cd *chunkData) error {
+	err := g.forBlocks(ctx, func(it item, _ int64, b *buffers) error {
 		tl := tallies[it.idx]
 		if tl == nil && usable {
 			tl = make([]bandTally, n*len(ranks))
 			tallies[it.idx] = tl
 		}
-		var masks [blockElems / 8]uint8
-		cd.blocks(func(_ int, b *buffers) {
-			if !m.pairwise {
-				sumTau(b)
-				for k, tau := range b.tau {
-					nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
-				}
-			}
-			if !usable {
-				return
-			}
+		if !m.pairwise {
+			sumTau(b)
 			for k, tau := range b.tau {
-				nv := len(tau) &^ 7
-				for j, bd := range bands[k] {
-					t := &tl[k*len(ranks)+j]
-					below, eq, above := bandKeys(masks[:nv/8], tau[:nv], bd)
-					for _, v := range tau[nv:] {
-						key := math.Float32bits(v) &^ signBit
-						switch {
-						case key < bd.lo:
-							below++
-						case key == bd.lo:
-							eq++
-						case key > bd.hi:
-							above++
-						}
-					}
-					t.below += int64(below)
-					t.eq += int64(eq)
-					t.above += int64(above)
-					start := len(t.in)
-					for jj, mb := range masks[:nv/8] {
-						for mm := uint(mb); mm != 0; mm &= mm - 1 {
-							t.in = append(t.in, absBits(tau[8*jj+bits.TrailingZeros(mm)]))
-						}
-					}
-					for _, v := range tau[nv:] {
-						if key := math.Float32bits(v) &^ signBit; key > bd.lo && key <= bd.hi {
-							t.in = append(t.in, absBits(v))
-						}
-					}
-					added := int64(len(t.in) - start)
-					t.nIn += added
-					if kept.Add(added) > bandBudget {
-						t.in = t.in[:0]
+				nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
+			}
+		}
+		if !usable {
+			return nil
+		}
+		var masks [blockElems / 8]uint8
+		for k, tau := range b.tau {
+			nv := len(tau) &^ 7
+			for j, bd := range bands[k] {
+				t := &tl[k*len(ranks)+j]
+				below, eq, above := bandKeys(masks[:nv/8], tau[:nv], bd)
+				for _, v := range tau[nv:] {
+					key := math.Float32bits(v) &^ signBit
+					switch {
+					case key < bd.lo:
+						below++
+					case key == bd.lo:
+						eq++
+					case key > bd.hi:
+						above++
 					}
 				}
+				t.below += int64(below)
+				t.eq += int64(eq)
+				t.above += int64(above)
+				start := len(t.in)
+				if nv-below-eq-above > 0 {
+					t.in = appendMasked(t.in, masks[:nv/8], tau)
+				}
+				for _, v := range tau[nv:] {
+					if key := math.Float32bits(v) &^ signBit; key > bd.lo && key <= bd.hi {
+						t.in = append(t.in, absBits(v))
+					}
+				}
+				added := int64(len(t.in) - start)
+				t.nIn += added
+				if kept.Add(added) > bandBudget {
+					t.in = t.in[:0]
+				}
 			}
-		})
+		}
 		return nil
-	})
+	}, nil)
+	if kept.Load() > bandBudget {
+		for _, tl := range tallies {
+			for i := range tl {
+				tl[i].in = nil
+			}
+		}
+	}
 	if err != nil || !usable || kept.Load() > bandBudget {
 		return false, err
 	}
@@ -215,6 +219,22 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 		st[k].lo, st[k].hi = res[k][0], res[k][1]
 	}
 	return true, nil
+}
+
+// appendMasked appends |x[8j+t]| for every bit t of masks[j] that is set,
+// in order, skipping eight mask bytes at a time where none is.
+func appendMasked(dst []float32, masks []uint8, x []float32) []float32 {
+	for w := 0; w < len(masks); w += 8 {
+		if w+8 <= len(masks) && binary.LittleEndian.Uint64(masks[w:]) == 0 {
+			continue
+		}
+		for j := w; j < min(w+8, len(masks)); j++ {
+			for mm := uint(masks[j]); mm != 0; mm &= mm - 1 {
+				dst = append(dst, absBits(x[8*j+bits.TrailingZeros(mm)]))
+			}
+		}
+	}
+	return dst
 }
 
 // bandKeysGeneric counts the keys (bits of |x|) of x below bd.lo, equal to

@@ -35,6 +35,19 @@ type buffers struct {
 	// (then tanh x, then B) and MinMax (then intra); pairwise scratch.
 	idx    []int32
 	dx, dm []float32
+
+	at int // the block's offset in its piece (forBlocks)
+	// Raw reads (forBlocks): the stored bytes of a piece of every input
+	// (base first) and float32 rows the block's base and τ are widened
+	// into; out holds a piece's results.
+	raw     [][]byte
+	raw16   [][]uint16
+	ownBase []float32
+	ownTau  [][]float32
+	out     []float32
+	masks   *boundMasks // bounded merge scratch
+	tt      []float32   // tanhLarge scratch
+	ti      []int32
 }
 
 // The per-entry helpers below avoid branches on the sign of τ, which is
@@ -141,22 +154,59 @@ func scores(b *buffers, st []taskStats, pairwise bool, env *envelope, floor []fl
 		} else {
 			c = env.compact(idx, dx, x, tau, s, floor[k])
 		}
-		idx, dx = idx[:c], dx[:c]
-		dm := b.dm[:c]
-		if s.hi > s.lo {
-			lo, hi, span := s.lo, s.hi, s.hi-s.lo
-			for j, i := range idx {
-				dm[j] = minMaxOf(tau[i], lo, hi, span)
-			}
-		} else {
-			clear(dm)
-		}
-		simd.Mul(dm, dm, dm)
-		simd.Scale(dm, nf)
-		simd.Exp(dm, dm)
-		simd.Tanh(dx, dx)
-		simd.Mul(dx, dm, dx)
+		dx = denseScores(b, tau, c, s, nf)
 		emit(k, dx)
+	}
+}
+
+// denseScores computes the balance scores of the c entries of one task
+// listed in b.idx (positions in tau) with x in b.dx, in place in b.dx, and
+// returns them: exp(n·MinMax(Â)²)·tanh(x).
+func denseScores(b *buffers, tau []float32, c int, s taskStats, nf float32) []float32 {
+	idx, dx := b.idx[:c], b.dx[:c]
+	dm := b.dm[:c]
+	if s.hi > s.lo {
+		lo, hi, span := s.lo, s.hi, s.hi-s.lo
+		for j, i := range idx {
+			dm[j] = minMaxOf(tau[i], lo, hi, span)
+		}
+	} else {
+		clear(dm)
+	}
+	simd.Mul(dm, dm, dm)
+	simd.Scale(dm, nf)
+	simd.Exp(dm, dm)
+	tanhLarge(b, dx)
+	simd.Mul(dx, dm, dx)
+	return dx
+}
+
+// tanhIdentityMax is the largest x for which simd.Tanh returns x itself
+// (for 0 ≤ x ≤ 2⁻¹⁴, tanh x = x(1 − x²/3 + …) is within 1.2e-9 relative of
+// x, far inside half an ulp, and the float64 evaluation rounds it to x;
+// TestTanhIdentityBelow checks every such float).
+const tanhIdentityMax = 0x1p-14
+
+// tanhLarge sets x = tanh x, as simd.Tanh does, calling it only for the
+// entries that are not in [+0, tanhIdentityMax] (on the bits: negative
+// values and NaNs included), gathered densely into b's scratch.
+func tanhLarge(b *buffers, x []float32) {
+	if cap(b.tt) < len(x) {
+		b.tt, b.ti = make([]float32, max(len(x), blockElems)), make([]int32, max(len(x), blockElems))
+	}
+	tt, ti := b.tt[:len(x)], b.ti[:len(x)]
+	const limit = int64(0x38800000) // bits of tanhIdentityMax
+	c := 0
+	for j, v := range x {
+		ti[c], tt[c] = int32(j), v
+		c += int((limit - int64(math.Float32bits(v))) >> 63 & 1)
+	}
+	if c == 0 {
+		return
+	}
+	simd.Tanh(tt[:c], tt[:c])
+	for j, i := range ti[:c] {
+		x[i] = tt[j]
 	}
 }
 
@@ -343,9 +393,14 @@ func mergeBlock(out []float32, b *buffers, st []taskStats, pairwise bool, env *e
 			den[i] += sc
 		}
 	})
+	finishMerge(out, num, den, b.base, lambda)
+}
+
+// finishMerge sets out = base + λ·num/max(den, 1e-12) (out may alias num).
+func finishMerge(out, num, den, base []float32, lambda float32) {
 	for i := range out {
 		out[i] = num[i] / max(den[i], 1e-12)
 	}
 	simd.Scale(out, lambda)
-	simd.Add(out, out, b.base)
+	simd.Add(out, out, base)
 }

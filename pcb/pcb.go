@@ -120,6 +120,10 @@ type method struct {
 	noSpeculate          bool
 	speculated, fellBack atomic.Int64
 	clipSpeculated       atomic.Int64 // groups whose clip bounds came from the sample's bands
+
+	// For tests: noRaw reads bf16 inputs as float32 pieces, noBound scores
+	// every entry the envelope keeps (the reference paths).
+	noRaw, noBound bool
 }
 
 func newMethod(g merge.Params) (merge.Method, error) {
@@ -183,6 +187,7 @@ func (m *method) Prepare(ctx context.Context, tasks []*merge.Task) error {
 		}
 	}
 	g := newGroup(tasks, tasks[0].Threads())
+	g.noRaw = m.noRaw
 	st, err := m.statistics(ctx, g)
 	if err != nil {
 		return err
@@ -204,6 +209,7 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	st := m.stats
 	if m.tensorScope {
 		g := newGroup([]*merge.Task{t}, t.Threads())
+		g.noRaw = m.noRaw
 		var err error
 		if st, err = m.statistics(ctx, g); err != nil {
 			return err
@@ -218,13 +224,25 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	lambda := float32(m.lambda)
 	env := newEnvelope(len(t.Inputs))
 	g := newGroup([]*merge.Task{t}, t.Threads())
-	return g.forEach(ctx, func(_ item, off int64, cd *chunkData) error {
-		out := merge.GetFloats(len(cd.base))
-		defer merge.PutFloats(out)
-		cd.blocks(func(at int, b *buffers) {
-			mergeBlock(out[at:at+len(b.base)], b, st, m.pairwise, env, w, lambda)
-		})
-		if err := t.Out.Write(out, off); err != nil {
+	g.noRaw = m.noRaw
+	ps := mergeBounds(st, m.pairwise)
+	if m.noBound {
+		ps = nil
+	}
+	n := len(t.Inputs)
+	return g.forBlocks(ctx, func(_ item, _ int64, b *buffers) error {
+		out := b.out[b.at : b.at+len(b.base)]
+		if ps == nil {
+			mergeBlock(out, b, st, m.pairwise, env, w, lambda)
+			return nil
+		}
+		if b.masks == nil {
+			b.masks = newBoundMasks(n)
+		}
+		mergeBounded(out, b, st, ps, b.masks, env, w, lambda)
+		return nil
+	}, func(_ item, off int64, size int, b *buffers) error {
+		if err := t.Out.Write(b.out[:size], off); err != nil {
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		return nil

@@ -147,6 +147,10 @@ type bandCounts struct {
 	above []int64     // per task: scores above hi
 	max   []float32   // per task: the largest score ≥ lo
 	nan   bool        // a NaN score was met
+
+	// Bounded scoring: this item's kernel constants and masks.
+	bound []*boundParams
+	masks *boundMasks
 }
 
 // speculate computes every task's thr and max in one pass over the group
@@ -160,50 +164,63 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 	}
 	acc := make([]*bandCounts, len(g.items))
 	var kept atomic.Int64
-	err := g.forEach(ctx, func(it item, _ int64, cd *chunkData) error {
+	ps := boundSet(st, m.pairwise)
+	if m.noBound {
+		ps = nil
+	}
+	err := g.forBlocks(ctx, func(it item, _ int64, b *buffers) error {
 		a := acc[it.idx]
 		if a == nil {
 			a = &bandCounts{in: make([][]float32, n), nIn: make([]int64, n), above: make([]int64, n), max: make([]float32, n)}
 			for k := range a.max {
 				a.max[k] = float32(math.Inf(-1))
 			}
+			if ps != nil {
+				a.masks = newBoundMasks(n)
+				for range n {
+					a.bound = append(a.bound, new(boundParams))
+				}
+			}
 			acc[it.idx] = a
 		}
-		cd.blocks(func(_ int, b *buffers) {
-			scores(b, st, m.pairwise, env, lo, func(k int, B []float32) {
-				l, h := lo[k], hi[k]
-				mx := a.max[k]
-				start := len(a.in[k])
-				for _, v := range B {
-					if v < l {
-						continue
-					}
-					if v != v {
-						a.nan = true
-						continue
-					}
-					mx = max(mx, v)
-					if v > h {
-						a.above[k]++
-						continue
-					}
-					a.in[k] = append(a.in[k], v)
+		tally := func(k int, B []float32) {
+			l, h := lo[k], hi[k]
+			mx := a.max[k]
+			start := len(a.in[k])
+			for _, v := range B {
+				if v < l {
+					continue
 				}
-				a.max[k] = mx
-				added := int64(len(a.in[k]) - start)
-				a.nIn[k] += added
-				if kept.Add(added) > bandBudget {
-					a.in[k] = a.in[k][:0]
+				if v != v {
+					a.nan = true
+					continue
 				}
-			})
-		})
-		if kept.Load() > bandBudget {
-			for k := range a.in {
-				a.in[k] = nil
+				mx = max(mx, v)
+				if v > h {
+					a.above[k]++
+					continue
+				}
+				a.in[k] = append(a.in[k], v)
+			}
+			a.max[k] = mx
+			added := int64(len(a.in[k]) - start)
+			a.nIn[k] += added
+			if kept.Add(added) > bandBudget {
+				a.in[k] = a.in[k][:0]
 			}
 		}
+		if ps == nil || !speculateBounded(b, st, ps, a.masks, lo, hi, a, tally) {
+			scores(b, st, m.pairwise, env, lo, tally)
+		}
 		return nil
-	})
+	}, nil)
+	if kept.Load() > bandBudget {
+		for _, a := range acc {
+			if a != nil {
+				clear(a.in)
+			}
+		}
+	}
 	if err != nil {
 		return false, err
 	}

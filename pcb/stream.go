@@ -24,6 +24,10 @@ type group struct {
 	d       int64 // elements per task vector
 	threads int
 	scratch sync.Pool // *buffers of blockElems
+
+	// noRaw reads bf16 tensors as float32 pieces too (tests compare the
+	// two ways of reading).
+	noRaw bool
 }
 
 // item is one chunk of one tensor.
@@ -84,22 +88,22 @@ func (g *group) getScratch() *buffers {
 func (cd *chunkData) blocks(fn func(off int, b *buffers)) {
 	b := cd.g.getScratch()
 	defer cd.g.scratch.Put(b)
-	full := b.sum[:blockElems]
+	cd.blocksInto(b, fn)
+}
+
+// blocksInto is blocks with the given scratch buffers.
+func (cd *chunkData) blocksInto(b *buffers, fn func(off int, b *buffers)) {
 	for lo := 0; lo < len(cd.base); lo += blockElems {
 		hi := min(lo+blockElems, len(cd.base))
-		size := hi - lo
+		b.setLen(hi - lo)
 		b.base = cd.base[lo:hi]
 		for k, m := range cd.models {
 			b.tau[k] = m[lo:hi]
 			simd.Sub(b.tau[k], b.tau[k], b.base)
-			b.bal[k] = b.bal[k][:cap(b.bal[k])][:size]
-			b.norm[k] = b.norm[k][:cap(b.norm[k])][:size]
 		}
-		b.sum = full[:size]
-		b.den = b.den[:cap(b.den)][:size]
 		fn(lo, b)
 	}
-	b.sum = full
+	b.setLen(blockElems)
 }
 
 // itemSplit is how many items a chunk of merge.Chunks is cut into.
@@ -120,34 +124,39 @@ func (g *group) forEach(ctx context.Context, fn func(it item, off int64, cd *chu
 		chunks[i] = merge.Chunk{Index: i}
 	}
 	return merge.Parallel(ctx, g.threads, chunks, func(c merge.Chunk) error {
-		it := g.items[c.Index]
-		t := it.t
-		size := min(it.c.Len(), pieceElems)
-		cd := &chunkData{g: g, base: merge.GetFloats(size), models: make([][]float32, len(t.Inputs))}
-		defer merge.PutFloats(cd.base)
-		for k := range cd.models {
-			cd.models[k] = merge.GetFloats(size)
-			defer merge.PutFloats(cd.models[k])
-		}
-		base, models := cd.base, slices.Clone(cd.models)
-		for off := it.c.Lo; off < it.c.Hi; off += pieceElems {
-			n := int(min(it.c.Hi-off, pieceElems))
-			cd.base = base[:n]
-			if err := t.Base.Read(cd.base, off); err != nil {
-				return fmt.Errorf("tensor %q: base: %w", t.Name, err)
-			}
-			for k, src := range t.Inputs {
-				cd.models[k] = models[k][:n]
-				if err := src.Read(cd.models[k], off); err != nil {
-					return fmt.Errorf("tensor %q: model %d: %w", t.Name, k+1, err)
-				}
-			}
-			if err := fn(it, off, cd); err != nil {
-				return err
-			}
-		}
-		return nil
+		return g.forItem(g.items[c.Index], fn)
 	})
+}
+
+// forItem reads one item piece by piece and calls fn with each piece (see
+// forEach).
+func (g *group) forItem(it item, fn func(it item, off int64, cd *chunkData) error) error {
+	t := it.t
+	size := min(it.c.Len(), pieceElems)
+	cd := &chunkData{g: g, base: merge.GetFloats(size), models: make([][]float32, len(t.Inputs))}
+	defer merge.PutFloats(cd.base)
+	for k := range cd.models {
+		cd.models[k] = merge.GetFloats(size)
+		defer merge.PutFloats(cd.models[k])
+	}
+	base, models := cd.base, slices.Clone(cd.models)
+	for off := it.c.Lo; off < it.c.Hi; off += pieceElems {
+		n := int(min(it.c.Hi-off, pieceElems))
+		cd.base = base[:n]
+		if err := t.Base.Read(cd.base, off); err != nil {
+			return fmt.Errorf("tensor %q: base: %w", t.Name, err)
+		}
+		for k, src := range t.Inputs {
+			cd.models[k] = models[k][:n]
+			if err := src.Read(cd.models[k], off); err != nil {
+				return fmt.Errorf("tensor %q: model %d: %w", t.Name, k+1, err)
+			}
+		}
+		if err := fn(it, off, cd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // select2 runs the two passes of the selectors (one per task vector); feed
@@ -162,10 +171,10 @@ func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed fun
 				f()
 			}
 		}
-		err := g.forEach(ctx, func(it item, off int64, cd *chunkData) error {
-			cd.blocks(func(at int, b *buffers) { feed(it, off+int64(at), b, add) })
+		err := g.forBlocks(ctx, func(it item, off int64, b *buffers) error {
+			feed(it, off, b, add)
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,231 @@
+package pcb
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/gomerge/gomerge/simd"
+)
+
+// boundData returns τ and Σ_j τ_j of LLM-like scale with special values
+// mixed in (when special), of length size.
+func boundData(r *rand.Rand, size int, special bool) (tau, sum []float32) {
+	sp := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(1), math.Float32frombits(0x80000007),
+		1e-30, 2e-2, 5e-3, 1, 3, 1e19}
+	bad := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001)}
+	tau, sum = make([]float32, size), make([]float32, size)
+	for i := range tau {
+		tau[i] = float32(r.NormFloat64() * 1e-2)
+		sum[i] = tau[i] + float32(r.NormFloat64()*2e-2)
+		if special && r.IntN(16) == 0 {
+			tau[i] = sp[r.IntN(len(sp))]
+		}
+		if special && r.IntN(16) == 0 {
+			sum[i] = sp[r.IntN(len(sp))]
+		}
+		if special && r.IntN(400) == 0 {
+			tau[i] = bad[r.IntN(len(bad))]
+		}
+	}
+	return tau, sum
+}
+
+var boundStats = []taskStats{{lo: 1e-3, hi: 2e-2}, {lo: 0, hi: 3e-2}, {lo: 1e-2, hi: 1e-2}, {lo: 2e-4, hi: 5}}
+
+// TestBoundMaskMatchesGeneric: the AVX2 kernel gives the generic kernel's
+// x, mask, count and flag, for odd lengths and special values.
+func TestBoundMaskMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, size := range []int{8, 64, 4096, 1000 &^ 7} {
+		for _, special := range []bool{false, true} {
+			tau, sum := boundData(r, size, special)
+			for _, st := range boundStats {
+				for _, n := range []int{1, 3, 8} {
+					p := newBoundParams(st, n)
+					for _, th := range [][3]float32{{1e-5, 2e-5, 3e-5}, {-1, float32(math.Inf(1)), 0}, {1e-7, 1e-6, float32(math.Inf(-1))}, {0x1p-120, 1e-4, 1e-3}} {
+						p.setThresholds(th[0], th[1], th[2])
+						gx, wx := make([]float32, size), make([]float32, size)
+						gm, wm := make([]uint8, size/8), make([]uint8, size/8)
+						ga, gb := boundMask(gm, gx, tau, sum, p)
+						wa, wb := boundMaskGeneric(wm, wx, tau, sum, p)
+						if gb != wb {
+							t.Fatalf("size %d %+v n=%d %v: bad %v, generic %v", size, st, n, th, gb, wb)
+						}
+						if wb {
+							continue
+						}
+						if ga != wa {
+							t.Fatalf("size %d %+v n=%d %v: above %d, generic %d", size, st, n, th, ga, wa)
+						}
+						for i := range wx {
+							if math.Float32bits(gx[i]) != math.Float32bits(wx[i]) {
+								t.Fatalf("x[%d] = %g, generic %g", i, gx[i], wx[i])
+							}
+						}
+						for j := range wm {
+							if gm[j] != wm[j] {
+								t.Fatalf("size %d %+v n=%d %v: mask[%d] = %08b, generic %08b", size, st, n, th, j, gm[j], wm[j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// exactScores returns the reference balance scores of the entries with
+// x = τ·sum (every entry scored, as scores does without the envelope).
+func exactScores(tau, sum []float32, s taskStats, n int) []float32 {
+	size := len(tau)
+	x, m := make([]float32, size), make([]float32, size)
+	simd.Mul(x, tau, sum)
+	minMax(m, tau, s.lo, s.hi)
+	simd.Mul(m, m, m)
+	simd.Scale(m, float32(n))
+	simd.Exp(m, m)
+	simd.Tanh(x, x)
+	simd.Mul(x, m, x)
+	return x
+}
+
+// TestBoundsHoldExactly: whatever the thresholds, an entry with x > 0 that
+// the kernel leaves out has an exact score below the floor, and one it
+// counts as above has a score above the ceiling and below the running
+// maximum; thresholds are taken from the scores themselves (ties included).
+func TestBoundsHoldExactly(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	const size = 20000
+	for _, special := range []bool{false, true} {
+		tau, sum := boundData(r, size, special)
+		for _, st := range boundStats {
+			for _, n := range []int{1, 2, 3, 7} {
+				B := exactScores(tau, sum, st, n)
+				p := newBoundParams(st, n)
+				kept, certain := 0, 0
+				for trial := range 20 {
+					pick := func() float32 {
+						v := B[r.IntN(size)]
+						if trial%4 == 0 {
+							v = math.Nextafter32(v, float32(math.Inf(1)))
+						}
+						return v
+					}
+					lo, hi, mx := pick(), pick(), pick()
+					if lo > hi {
+						lo, hi = hi, lo
+					}
+					p.setThresholds(lo, hi, mx)
+					for i := range tau {
+						x, keep, above, bad := boundEntry(tau[i], sum[i], p)
+						if bad || !(int32(math.Float32bits(x)) > 0) {
+							continue
+						}
+						switch {
+						case keep:
+							kept++
+						case above:
+							certain++
+							if !(B[i] > p.ceil && B[i] < p.max) {
+								t.Fatalf("%+v n=%d: τ=%g sum=%g: B=%g counted above (ceil %g, max %g)", st, n, tau[i], sum[i], B[i], p.ceil, p.max)
+							}
+						default:
+							if !(B[i] < p.floor) {
+								t.Fatalf("%+v n=%d: τ=%g sum=%g: B=%g left out with floor %g", st, n, tau[i], sum[i], B[i], p.floor)
+							}
+						}
+					}
+				}
+				if kept == 0 || (!special && certain == 0) {
+					t.Errorf("%+v n=%d: kept %d, certain %d: the test exercises nothing", st, n, kept, certain)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkBoundMask(b *testing.B) {
+	r := rand.New(rand.NewPCG(45, 46))
+	tau, sum := boundData(r, blockElems, false)
+	p := newBoundParams(boundStats[0], 3)
+	p.setThresholds(2e-5, 3e-5, 1e-3)
+	x, mask := make([]float32, blockElems), make([]uint8, blockElems/8)
+	b.SetBytes(8 * blockElems)
+	for b.Loop() {
+		boundMask(mask, x, tau, sum, p)
+	}
+}
+
+// TestTanhIdentityBelow: simd.Tanh returns x itself for every float32 in
+// [+0, tanhIdentityMax] — every one of them with PCB_EXHAUSTIVE=1 (12 s;
+// passed when tanhLarge was written), a stride through them otherwise — and
+// not just above it, so tanhLarge may skip it.
+func TestTanhIdentityBelow(t *testing.T) {
+	if math.Float32bits(tanhIdentityMax) != 0x38800000 {
+		t.Fatalf("tanhIdentityMax bits %#x, tanhLarge assumes 0x38800000", math.Float32bits(tanhIdentityMax))
+	}
+	const piece = 1 << 16
+	stride := uint32(13)
+	switch {
+	case os.Getenv("PCB_EXHAUSTIVE") == "1":
+		stride = 1
+	case testing.Short():
+		stride = 997
+	}
+	x, y := make([]float32, piece), make([]float32, piece)
+	for lo := uint32(0); lo <= 0x38800000; lo += piece * stride {
+		n := 0
+		for v := lo; n < piece && v <= 0x38800000; v += stride {
+			x[n] = math.Float32frombits(v)
+			n++
+		}
+		simd.Tanh(y[:n], x[:n])
+		for i := range n {
+			if math.Float32bits(y[i]) != math.Float32bits(x[i]) {
+				t.Fatalf("tanh(%g) = %g, not itself", x[i], y[i])
+			}
+		}
+	}
+	above := []float32{math.Nextafter32(tanhIdentityMax, 1)}
+	for range 3 {
+		above = append(above, above[len(above)-1]*4)
+	}
+	y = y[:len(above)]
+	simd.Tanh(y, above)
+	if y[len(y)-1] == above[len(above)-1] {
+		t.Errorf("tanh(%g) = itself: the identity range could be wider (check tanhIdentityMax)", above[len(above)-1])
+	}
+}
+
+// TestTanhLargeMatchesTanh: tanhLarge gives simd.Tanh's values bit for bit
+// on mixed magnitudes, signs, zeros and NaNs.
+func TestTanhLargeMatchesTanh(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	b := &buffers{}
+	for _, size := range []int{0, 1, 7, 4096, 5000} {
+		x := make([]float32, size)
+		for i := range x {
+			x[i] = float32(math.Ldexp(r.Float64(), -r.IntN(30)))
+			switch r.IntN(12) {
+			case 0:
+				x[i] = -x[i]
+			case 1:
+				x[i] = float32(math.NaN())
+			case 2:
+				x[i] = float32(math.Copysign(0, -1))
+			case 3:
+				x[i] = tanhIdentityMax
+			}
+		}
+		want := make([]float32, size)
+		simd.Tanh(want, x)
+		tanhLarge(b, x)
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("size %d: [%d] = %g, simd.Tanh %g", size, i, x[i], want[i])
+			}
+		}
+	}
+}
