@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"unsafe"
 
@@ -95,13 +94,13 @@ type maskCache struct {
 // maskDraw draws one model's keep masks of one chunk, block after block,
 // from the chunk's random stream.
 type maskDraw struct {
-	rng   *rand.Rand
+	rng   *chachaStream // the values of t.RNG(model, chunk)
 	thr   uint64
 	words []uint64
 }
 
 func newMaskDraw(t *merge.Task, k int, c merge.Chunk, density float64) *maskDraw {
-	return &maskDraw{rng: t.RNG(k, c.Index), thr: keepThreshold(float32(density)), words: make([]uint64, fusedBlock/2)}
+	return &maskDraw{rng: newChachaStream(rngKey(t.Seed, t.Name, k, c.Index)), thr: keepThreshold(float32(density)), words: make([]uint64, fusedBlock/2)}
 }
 
 // next fills bits with the masks of the chunk's next n elements (n even
@@ -110,9 +109,7 @@ func newMaskDraw(t *merge.Task, k int, c merge.Chunk, density float64) *maskDraw
 func (d *maskDraw) next(bits []byte, n int) {
 	nw := (n + 1) / 2
 	w := d.words[:nw]
-	for i := range w {
-		w[i] = d.rng.Uint64()
-	}
+	d.rng.fill(w)
 	bits = bits[:(n+7)/8]
 	if d.thr > 0xffffffff {
 		for i := range bits {

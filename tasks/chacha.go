@@ -1,0 +1,116 @@
+package tasks
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
+
+// DARE's masks are drawn from merge.Task.RNG: a math/rand/v2 ChaCha8
+// generator per (seed, tensor, model, chunk), two 32-bit draws per 64-bit
+// value. Calling Rand.Uint64 per value costs more than everything else
+// the merge does, so the blocked passes generate the same values in bulk:
+// chachaStream is the ChaCha8Rand construction math/rand/v2 implements
+// (c2sp.org/chacha8rand), written from its specification, producing the
+// same values (a test compares them with Task.RNG).
+
+// chachaWords is the number of 64-bit values one ChaCha8Rand iteration
+// produces (16 ChaCha8 blocks = 128 values, the last 4 reseed).
+const chachaWords = 124
+
+// rngKey is merge.RNG's key: SHA-256 of the seed, tensor name, model and
+// chunk index.
+func rngKey(seed uint64, tensor string, model, chunk int) [4]uint64 {
+	h := sha256.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	h.Write([]byte(tensor))
+	h.Write([]byte{0})
+	binary.LittleEndian.PutUint64(b[:], uint64(model))
+	h.Write(b[:])
+	binary.LittleEndian.PutUint64(b[:], uint64(chunk))
+	h.Write(b[:])
+	sum := h.Sum(nil)
+	var key [4]uint64
+	for i := range key {
+		key[i] = binary.LittleEndian.Uint64(sum[8*i:])
+	}
+	return key
+}
+
+// chachaStream yields the values of rand.New(rand.NewChaCha8(key)).Uint64
+// in bulk.
+type chachaStream struct {
+	seed  [4]uint64
+	buf   [128]uint64
+	pos   int // next value of buf to hand out
+	state [16][8]uint32
+}
+
+func newChachaStream(key [4]uint64) *chachaStream {
+	return &chachaStream{seed: key, pos: chachaWords}
+}
+
+// fill sets dst to the stream's next len(dst) values.
+func (s *chachaStream) fill(dst []uint64) {
+	for len(dst) > 0 {
+		if s.pos == chachaWords {
+			chachaIteration(s)
+			s.seed = [4]uint64(s.buf[chachaWords:])
+			s.pos = 0
+		}
+		n := copy(dst, s.buf[s.pos:chachaWords])
+		s.pos += n
+		dst = dst[n:]
+	}
+}
+
+// chachaIterationGeneric fills s.buf with one iteration of 16 ChaCha8
+// blocks (counters 0 to 15) keyed by s.seed, in the construction's layout:
+// per group of four blocks, 32 values holding word w of block j as 32-bit
+// value 4w + j (little-endian halves).
+func chachaIterationGeneric(s *chachaStream) {
+	var key [8]uint32
+	for i, v := range s.seed {
+		key[2*i], key[2*i+1] = uint32(v), uint32(v>>32)
+	}
+	clear(s.buf[:])
+	for blk := range uint32(16) {
+		x := [16]uint32{0x61707865, 0x3320646e, 0x79622d32, 0x6b206574}
+		copy(x[4:12], key[:])
+		x[12] = blk
+		for range 4 {
+			quarterRound(&x, 0, 4, 8, 12)
+			quarterRound(&x, 1, 5, 9, 13)
+			quarterRound(&x, 2, 6, 10, 14)
+			quarterRound(&x, 3, 7, 11, 15)
+			quarterRound(&x, 0, 5, 10, 15)
+			quarterRound(&x, 1, 6, 11, 12)
+			quarterRound(&x, 2, 7, 8, 13)
+			quarterRound(&x, 3, 4, 9, 14)
+		}
+		for w := 4; w < 12; w++ {
+			x[w] += key[w-4]
+		}
+		group, j := blk/4, blk%4
+		for w, v := range x {
+			idx := 32*group + 2*uint32(w) + j/2
+			s.buf[idx] |= uint64(v) << (32 * (j % 2))
+		}
+	}
+}
+
+func quarterRound(x *[16]uint32, a, b, c, d int) {
+	x[a] += x[b]
+	x[d] ^= x[a]
+	x[d] = x[d]<<16 | x[d]>>16
+	x[c] += x[d]
+	x[b] ^= x[c]
+	x[b] = x[b]<<12 | x[b]>>20
+	x[a] += x[b]
+	x[d] ^= x[a]
+	x[d] = x[d]<<8 | x[d]>>24
+	x[c] += x[d]
+	x[b] ^= x[c]
+	x[b] = x[b]<<7 | x[b]>>25
+}
