@@ -45,6 +45,9 @@ func (g *group) forBlocks(ctx context.Context, fn blockFunc, piece pieceFunc) er
 		if srcs == nil {
 			return g.forItemFloat(it, fn, piece)
 		}
+		if g.rawItems != nil {
+			g.rawItems.Add(1)
+		}
 		return g.forItemBF16(it, srcs, fn, piece)
 	})
 }

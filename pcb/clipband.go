@@ -137,6 +137,7 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 			for j, bd := range bands[k] {
 				t := &tl[k*len(ranks)+j]
 				below, eq, above := bandKeys(masks[:nv/8], tau[:nv], bd)
+				inVec := nv - below - eq - above
 				for _, v := range tau[nv:] {
 					key := math.Float32bits(v) &^ signBit
 					switch {
@@ -152,7 +153,7 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 				t.eq += int64(eq)
 				t.above += int64(above)
 				start := len(t.in)
-				if nv-below-eq-above > 0 {
+				if inVec > 0 {
 					t.in = appendMasked(t.in, masks[:nv/8], tau)
 				}
 				for _, v := range tau[nv:] {

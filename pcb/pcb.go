@@ -124,6 +124,8 @@ type method struct {
 	// For tests: noRaw reads bf16 inputs as float32 pieces, noBound scores
 	// every entry the envelope keeps (the reference paths).
 	noRaw, noBound bool
+	// For tests: tensors merged with bounded scoring, items read as stored bf16.
+	boundedMerges, rawItems atomic.Int64
 }
 
 func newMethod(g merge.Params) (merge.Method, error) {
@@ -229,6 +231,10 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	if m.noBound {
 		ps = nil
 	}
+	if ps != nil {
+		m.boundedMerges.Add(1)
+	}
+	g.rawItems = &m.rawItems
 	n := len(t.Inputs)
 	return g.forBlocks(ctx, func(_ item, _ int64, b *buffers) error {
 		out := b.out[b.at : b.at+len(b.base)]

@@ -73,7 +73,15 @@ type runOpts struct {
 	threads  int
 	exclude  string
 	missing  merge.MissingPolicy
-	noRead   bool // do not read the output back
+	noRead   bool              // do not read the output back
+	spec     *merge.MethodSpec // instead of Spec
+}
+
+func cmpOr(a, b *merge.MethodSpec) *merge.MethodSpec {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func runPCB(t testing.TB, base string, models []string, o runOpts) ([]byte, map[string][]float32, error) {
@@ -87,7 +95,7 @@ func runPCB(t testing.TB, base string, models []string, o runOpts) ([]byte, map[
 		return m
 	}
 	cfg := &merge.Config{
-		Spec:    Spec,
+		Spec:    cmpOr(o.spec, Spec),
 		Params:  merge.ConstParams{Global: o.global, PerModel: o.perModel},
 		Base:    open(base),
 		Threads: max(o.threads, 1),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/orderstat"
@@ -27,7 +28,8 @@ type group struct {
 
 	// noRaw reads bf16 tensors as float32 pieces too (tests compare the
 	// two ways of reading).
-	noRaw bool
+	noRaw    bool
+	rawItems *atomic.Int64 // counts items read as stored bf16, if set
 }
 
 // item is one chunk of one tensor.
