@@ -31,10 +31,13 @@
 # times when a threshold's tie run is too large for a window (two
 # radix-selection passes, then the merge; expected for big mode's
 # 1.5e9-element embedding, whose bf16 deltas take few distinct values);
-# dare_ties twice (L1-norm pass, merge
-# pass; the random masks are drawn twice); slerp twice (dot products and
-# norms, then the merge). Every method writes its output once, which `cat`
-# does not.
+# dare_ties twice (L1-norm pass, merge pass; the random masks are drawn
+# once, in the L1 pass, and kept as one bit per element for the merge pass
+# when a tensor's masks fit in 256 MiB); slerp twice (dot products and
+# norms, then the merge). On bf16 inputs the passes of ties and dare_ties
+# read the stored values in 16K-element blocks and run one fused AVX2
+# kernel per block (tasks/fused.go). Every method writes its output once,
+# which `cat` does not.
 set -euo pipefail
 
 MODE=${1:-family}
