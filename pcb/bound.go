@@ -61,6 +61,31 @@ type boundParams struct {
 	xmin, xmax      int32   // 40: aboveXMin, aboveXMax
 
 	floor, ceil, max float32 // the thresholds (tests)
+
+	v boundVecs // the same constants as vectors, for boundCompactAVX2
+}
+
+// boundVecs holds the kernel's constants broadcast to 8 lanes (offsets in
+// boundCompactAVX2's assembly).
+type boundVecs struct {
+	lo, hi, inv, cK, one [8]float32 // 0, 32, 64, 96, 128
+	absMask              [8]uint32  // 160
+	tfloor, tceil, tmax  [8]int32   // 192, 224, 256
+	xmin, xmax           [8]int32   // 288, 320
+	finite               [8]uint32  // 352
+	eight, iota          [8]int32   // 384, 416: position step and 0…7
+}
+
+// fill broadcasts p's constants into p.v.
+func (p *boundParams) fill() {
+	v := &p.v
+	for i := range 8 {
+		v.lo[i], v.hi[i], v.inv[i], v.cK[i], v.one[i] = p.lo, p.hi, p.inv, p.cK, p.one
+		v.absMask[i], v.finite[i] = p.absMask, p.finite
+		v.tfloor[i], v.tceil[i], v.tmax[i] = p.tfloor, p.tceil, p.tmax
+		v.xmin[i], v.xmax[i] = p.xmin, p.xmax
+		v.eight[i], v.iota[i] = 8, int32(i)
+	}
 }
 
 // newBoundParams returns the bound constants of a task with statistics s
@@ -100,6 +125,7 @@ func (p *boundParams) setThresholds(floor, ceil, tmax float32) {
 	if usable(tmax) {
 		p.tmax = int32(math.Float32bits(tmax)) - slackUp
 	}
+	p.fill()
 }
 
 // boundEntry classifies one entry (τ and Σ_j τ_j): x = τ·sum, whether its
@@ -131,47 +157,48 @@ func cvtt(z float32) int32 {
 	return int32(z)
 }
 
-// boundMaskGeneric writes x = tau·sum, sets bit t of mask[j] when entry 8j+t
-// needs its exact score (boundEntry's keep) and returns how many entries
-// are certainly above the ceiling and whether any x is a NaN or an
-// infinity; len(tau) is a multiple of 8.
-func boundMaskGeneric(mask []uint8, x, tau, sum []float32, p *boundParams) (above int, bad bool) {
-	x, sum = x[:len(tau)], sum[:len(tau)]
-	for j := range len(tau) / 8 {
-		var mb uint8
-		for t := range 8 {
-			i := 8*j + t
-			v, keep, ab, bd := boundEntry(tau[i], sum[i], p)
-			x[i] = v
-			if keep {
-				mb |= 1 << t
-			}
-			if ab {
-				above++
-			}
-			bad = bad || bd
-		}
-		mask[j] = mb
-	}
-	return above, bad
-}
-
-// boundTail is boundMaskGeneric for the last len(tau) mod 8 entries: it
-// appends the positions (from start) and x of the kept entries to idx/dx
-// at c and returns the new count.
-func boundTail(idx []int32, dx, x, tau, sum []float32, p *boundParams, start int32, c int) (int, int, bool) {
-	above, bad := 0, false
+// boundCompactGeneric classifies the entries of tau (with sum) by
+// boundEntry and writes the positions and x of those that need their exact
+// score densely into idx and dx; it returns how many, how many are
+// certainly above the ceiling, and whether some x is a NaN or an infinity.
+func boundCompactGeneric(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+	sum = sum[:len(tau)]
 	for i := range tau {
-		v, keep, ab, bd := boundEntry(tau[i], sum[i], p)
-		x[i] = v
+		x, keep, ab, bd := boundEntry(tau[i], sum[i], p)
 		if keep {
-			idx[c], dx[c] = start+int32(i), v
-			c++
+			idx[count], dx[count] = int32(i), x
+			count++
 		}
 		if ab {
 			above++
 		}
 		bad = bad || bd
 	}
-	return c, above, bad
+	return count, above, bad
+}
+
+// deltaBF16Generic sets τ = model − base of bf16 values, widened exactly,
+// and sum = τ when first, else sum + τ.
+func deltaBF16Generic(tau, sum []float32, model, base []uint16, first bool) {
+	model, base, sum = model[:len(tau)], base[:len(tau)], sum[:len(tau)]
+	for i := range tau {
+		v := math.Float32frombits(uint32(model[i])<<16) - math.Float32frombits(uint32(base[i])<<16)
+		tau[i] = v
+		if first {
+			sum[i] = v
+		} else {
+			sum[i] += v
+		}
+	}
+}
+
+// finishMergeGeneric sets out = base + λ·num/max(den, 1e-12), rounding as
+// the merge always has: quotient, then ·λ, then + base.
+func finishMergeGeneric(out, num, den, base []float32, lambda float32) {
+	num, den, base = num[:len(out)], den[:len(out)], base[:len(out)]
+	for i := range out {
+		q := num[i] / max(den[i], 1e-12)
+		q = float32(q * lambda)
+		out[i] = q + base[i]
+	}
 }

@@ -2,17 +2,47 @@
 
 package pcb
 
-// boundMaskAVX2 is boundMaskGeneric over n entries, n a multiple of 8.
+// boundCompactAVX2 is boundCompactGeneric over n entries, n a multiple of
+// 8; idx and dx need room for n values.
 //
 //go:noescape
-func boundMaskAVX2(mask *uint8, x, tau, sum *float32, n int, p *boundParams) (above int, bad bool)
+func boundCompactAVX2(idx *int32, dx, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
 
-// boundMask is boundMaskGeneric, in AVX2 where the CPU has it.
-func boundMask(mask []uint8, x, tau, sum []float32, p *boundParams) (above int, bad bool) {
+// boundCompact is boundCompactGeneric, in AVX2 where the CPU has it.
+func boundCompact(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
 	if !useAVX2 || len(tau) == 0 {
-		return boundMaskGeneric(mask, x, tau, sum, p)
+		return boundCompactGeneric(idx, dx, tau, sum, p)
 	}
-	_ = mask[len(tau)/8-1]
-	_, _ = x[len(tau)-1], sum[len(tau)-1]
-	return boundMaskAVX2(&mask[0], &x[0], &tau[0], &sum[0], len(tau), p)
+	_, _, _ = idx[len(tau)-1], dx[len(tau)-1], sum[len(tau)-1]
+	return boundCompactAVX2(&idx[0], &dx[0], &tau[0], &sum[0], len(tau), &p.v, compressPerm)
+}
+
+//go:noescape
+func finishMergeAVX2(out, num, den, base *float32, n int, lambda float32)
+
+// finishMerge sets out = base + λ·num/max(den, 1e-12) (out may alias num).
+func finishMerge(out, num, den, base []float32, lambda float32) {
+	nv := len(out) &^ 7
+	if !useAVX2 || nv == 0 {
+		finishMergeGeneric(out, num, den, base, lambda)
+		return
+	}
+	_, _, _ = num[len(out)-1], den[len(out)-1], base[len(out)-1]
+	finishMergeAVX2(&out[0], &num[0], &den[0], &base[0], nv, lambda)
+	finishMergeGeneric(out[nv:], num[nv:len(out)], den[nv:len(out)], base[nv:len(out)], lambda)
+}
+
+//go:noescape
+func deltaBF16AVX2(tau, sum *float32, model, base *uint16, n int, first bool)
+
+// deltaBF16 is deltaBF16Generic, in AVX2 where the CPU has it.
+func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
+	nv := len(tau) &^ 7
+	if !useAVX2 || nv == 0 {
+		deltaBF16Generic(tau, sum, model, base, first)
+		return
+	}
+	_, _, _ = sum[len(tau)-1], model[len(tau)-1], base[len(tau)-1]
+	deltaBF16AVX2(&tau[0], &sum[0], &model[0], &base[0], nv, first)
+	deltaBF16Generic(tau[nv:], sum[nv:len(tau)], model[nv:len(tau)], base[nv:len(tau)], first)
 }

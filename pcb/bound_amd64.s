@@ -2,95 +2,187 @@
 
 #include "textflag.h"
 
-// func boundMaskAVX2(mask *uint8, x, tau, sum *float32, n int, p *boundParams) (above int, bad bool)
+// func boundCompactAVX2(idx *int32, dx, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
 //
-// Per 8 entries, as boundEntry: x = τ·sum (stored); a = clamp(|τ|, lo, hi)
-// (VMAXPS/VMINPS with the data as second source, as envMaskAVX2),
-// s = trunc((((a − lo)·inv)²)·cK) + bits(min(x, 1)); in = x > 0 and
-// s ≥ tfloor; certain = s > tceil, s < tmax, xmin < bits(x) < xmax;
-// keep = in and not certain, above counts in and certain; bad when some |x|
-// is not finite.
-TEXT ·boundMaskAVX2(SB), NOSPLIT, $0-57
-	MOVQ mask+0(FP), DI
-	MOVQ x+8(FP), SI
+// boundMaskAVX2 with the kept entries written densely, as compressAVX2
+// does: per 8 entries, the permutation of the kept lanes to the front is
+// applied to x and to the positions (v.iota, advanced by 8), all 8 lanes
+// are stored at the output count, which then advances by the number kept.
+// x itself is not stored. Constants not held in registers are read as
+// vectors from v.
+TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-73
+	MOVQ idx+0(FP), DI
+	MOVQ dx+8(FP), SI
 	MOVQ tau+16(FP), DX
 	MOVQ sum+24(FP), R8
 	MOVQ n+32(FP), CX
-	MOVQ p+40(FP), AX
-	VBROADCASTSS 0(AX), Y8   // lo
-	VBROADCASTSS 4(AX), Y9   // hi
-	VBROADCASTSS 8(AX), Y10  // inv
-	VBROADCASTSS 12(AX), Y11 // cK
-	VPBROADCASTD 28(AX), Y12 // tfloor
-	VBROADCASTSS 16(AX), Y13 // 1
-	VPBROADCASTD 32(AX), Y14 // tceil
-	VBROADCASTSS 20(AX), Y15 // absMask
-	VPXOR Y7, Y7, Y7         // bad lanes
-	XORQ R9, R9              // above
-	SHRQ $3, CX
-	JZ   done
+	MOVQ v+40(FP), AX
+	MOVQ perm+48(FP), R10
+	VMOVUPS 0(AX), Y9    // lo
+	VMOVUPS 32(AX), Y10  // hi
+	VMOVUPS 64(AX), Y11  // inv
+	VMOVUPS 96(AX), Y12  // cK
+	VMOVUPS 128(AX), Y13 // 1
+	VMOVUPS 160(AX), Y14 // absMask
+	VMOVDQU 192(AX), Y15 // tfloor
+	VMOVDQU 416(AX), Y8  // positions
+	VPXOR   Y7, Y7, Y7   // bad lanes
+	XORQ    R9, R9       // above
+	XORQ    R12, R12     // count
+	SHRQ    $3, CX
+	JZ      cdone
 
-loop:
+cloop:
 	VMOVUPS (DX), Y0
-	VMOVUPS (R8), Y1
-	VMULPS  Y1, Y0, Y1
-	VMOVUPS Y1, (SI)
+	VMULPS  (R8), Y0, Y1
 
-	// s = trunc((((clamp(|τ|) − lo)·inv)²)·cK) + bits(min(x, 1))
-	VANDPS     Y15, Y0, Y0
-	VMAXPS     Y0, Y8, Y0
-	VMINPS     Y0, Y9, Y0
-	VSUBPS     Y8, Y0, Y0
-	VMULPS     Y10, Y0, Y0
-	VMULPS     Y0, Y0, Y0
+	VANDPS     Y14, Y0, Y0
+	VMAXPS     Y0, Y9, Y0
+	VMINPS     Y0, Y10, Y0
+	VSUBPS     Y9, Y0, Y0
 	VMULPS     Y11, Y0, Y0
+	VMULPS     Y0, Y0, Y0
+	VMULPS     Y12, Y0, Y0
 	VCVTTPS2DQ Y0, Y0
 	VMINPS     Y13, Y1, Y2
 	VPADDD     Y2, Y0, Y0
 
-	// in = x > 0 and not tfloor > s
 	VPXOR    Y3, Y3, Y3
 	VPCMPGTD Y3, Y1, Y3
-	VPCMPGTD Y0, Y12, Y4
+	VPCMPGTD Y0, Y15, Y4
 	VPANDN   Y3, Y4, Y3
 
-	// certain = s > tceil and tmax > s and x > xmin and xmax > x
-	VPCMPGTD     Y14, Y0, Y5
-	VPBROADCASTD 36(AX), Y6
-	VPCMPGTD     Y0, Y6, Y6
-	VPAND        Y6, Y5, Y5
-	VPBROADCASTD 40(AX), Y6
-	VPCMPGTD     Y6, Y1, Y6
-	VPAND        Y6, Y5, Y5
-	VPBROADCASTD 44(AX), Y6
-	VPCMPGTD     Y1, Y6, Y6
-	VPAND        Y6, Y5, Y5
+	VPCMPGTD 224(AX), Y0, Y5
+	VMOVDQU  256(AX), Y6
+	VPCMPGTD Y0, Y6, Y6
+	VPAND    Y6, Y5, Y5
+	VPCMPGTD 288(AX), Y1, Y6
+	VPAND    Y6, Y5, Y5
+	VMOVDQU  320(AX), Y6
+	VPCMPGTD Y1, Y6, Y6
+	VPAND    Y6, Y5, Y5
 
 	VPANDN    Y3, Y5, Y4
 	VPAND     Y5, Y3, Y5
-	VMOVMSKPS Y4, BX
-	MOVB      BX, (DI)
 	VMOVMSKPS Y5, BX
 	POPCNTL   BX, BX
 	ADDQ      BX, R9
 
-	// bad |= |x| > largest finite
-	VANDPS       Y15, Y1, Y2
-	VPBROADCASTD 24(AX), Y6
-	VPCMPGTD     Y6, Y2, Y2
-	VPOR         Y2, Y7, Y7
+	VMOVMSKPS Y4, BX
+	MOVQ      BX, R11
+	SHLQ      $5, R11
+	VMOVDQU   (R10)(R11*1), Y6
+	VPERMPS   Y1, Y6, Y2
+	VMOVUPS   Y2, (SI)(R12*4)
+	VPERMD    Y8, Y6, Y3
+	VMOVDQU   Y3, (DI)(R12*4)
+	POPCNTL   BX, BX
+	ADDQ      BX, R12
+	VPADDD    384(AX), Y8, Y8
 
+	VANDPS   Y14, Y1, Y2
+	VPCMPGTD 352(AX), Y2, Y2
+	VPOR     Y2, Y7, Y7
+
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  cloop
+
+cdone:
+	VMOVMSKPS Y7, BX
+	TESTL     BX, BX
+	SETNE     bad+72(FP)
+	MOVQ      R12, count+56(FP)
+	MOVQ      R9, above+64(FP)
+	VZEROUPPER
+	RET
+
+// func finishMergeAVX2(out, num, den, base *float32, n int, lambda float32)
+//
+// out = (num / max(den, 1e-12))·λ + base per 8 entries, with the operand
+// order of the scalar division and of simd.Scale and simd.Add.
+TEXT ·finishMergeAVX2(SB), NOSPLIT, $0-44
+	MOVQ out+0(FP), DI
+	MOVQ num+8(FP), SI
+	MOVQ den+16(FP), DX
+	MOVQ base+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS lambda+40(FP), Y15
+	MOVL $0x2b8cbccc, BX // float32(1e-12)
+	VMOVD BX, X14
+	VPBROADCASTD X14, Y14
+	SHRQ $3, CX
+	JZ   fdone
+
+floop:
+	VMOVUPS (DX), Y0
+	VMAXPS  Y0, Y14, Y0
+	VMOVUPS (SI), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMULPS  Y15, Y1, Y1
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
 	ADDQ $32, SI
 	ADDQ $32, DX
 	ADDQ $32, R8
-	INCQ DI
 	DECQ CX
-	JNZ  loop
+	JNZ  floop
 
-done:
-	VMOVMSKPS Y7, BX
-	TESTL     BX, BX
-	SETNE     bad+56(FP)
-	MOVQ      R9, above+48(FP)
+fdone:
+	VZEROUPPER
+	RET
+
+// func deltaBF16AVX2(tau, sum *float32, model, base *uint16, n int, first bool)
+//
+// τ = f32(model) − f32(base) per 8 entries (bf16 widens by a 16-bit
+// shift); sum = τ when first, else sum + τ.
+TEXT ·deltaBF16AVX2(SB), NOSPLIT, $0-41
+	MOVQ tau+0(FP), DI
+	MOVQ sum+8(FP), SI
+	MOVQ model+16(FP), DX
+	MOVQ base+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVBLZX first+40(FP), BX
+	SHRQ $3, CX
+	JZ   ddone
+	TESTQ BX, BX
+	JZ   dadd
+
+dfirst:
+	VPMOVZXWD (DX), Y0
+	VPSLLD    $16, Y0, Y0
+	VPMOVZXWD (R8), Y1
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y0, (SI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	DECQ CX
+	JNZ  dfirst
+	JMP  ddone
+
+dadd:
+	VPMOVZXWD (DX), Y0
+	VPSLLD    $16, Y0, Y0
+	VPMOVZXWD (R8), Y1
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   (SI), Y2
+	VADDPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (SI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	DECQ CX
+	JNZ  dadd
+
+ddone:
 	VZEROUPPER
 	RET

@@ -2,7 +2,16 @@
 
 package pcb
 
-// boundMask is boundMaskGeneric (no assembly on this platform).
-func boundMask(mask []uint8, x, tau, sum []float32, p *boundParams) (above int, bad bool) {
-	return boundMaskGeneric(mask, x, tau, sum, p)
+// boundCompact is boundCompactGeneric (no assembly on this platform).
+func boundCompact(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+	return boundCompactGeneric(idx, dx, tau, sum, p)
+}
+
+// finishMerge sets out = base + λ·num/max(den, 1e-12) (out may alias num).
+func finishMerge(out, num, den, base []float32, lambda float32) {
+	finishMergeGeneric(out, num, den, base, lambda)
+}
+
+func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
+	deltaBF16Generic(tau, sum, model, base, first)
 }

@@ -34,9 +34,10 @@ func boundData(r *rand.Rand, size int, special bool) (tau, sum []float32) {
 
 var boundStats = []taskStats{{lo: 1e-3, hi: 2e-2}, {lo: 0, hi: 3e-2}, {lo: 1e-2, hi: 1e-2}, {lo: 2e-4, hi: 5}}
 
-// TestBoundMaskMatchesGeneric: the AVX2 kernel gives the generic kernel's
-// x, mask, count and flag, for odd lengths and special values.
-func TestBoundMaskMatchesGeneric(t *testing.T) {
+// TestBoundCompactMatchesGeneric: the AVX2 kernel gives the generic
+// kernel's kept positions, x, count and flag, for odd lengths and special
+// values.
+func TestBoundCompactMatchesGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	for _, size := range []int{8, 64, 4096, 1000 &^ 7} {
 		for _, special := range []bool{false, true} {
@@ -46,30 +47,119 @@ func TestBoundMaskMatchesGeneric(t *testing.T) {
 					p := newBoundParams(st, n)
 					for _, th := range [][3]float32{{1e-5, 2e-5, 3e-5}, {-1, float32(math.Inf(1)), 0}, {1e-7, 1e-6, float32(math.Inf(-1))}, {0x1p-120, 1e-4, 1e-3}} {
 						p.setThresholds(th[0], th[1], th[2])
+						gi, wi := make([]int32, size), make([]int32, size)
 						gx, wx := make([]float32, size), make([]float32, size)
-						gm, wm := make([]uint8, size/8), make([]uint8, size/8)
-						ga, gb := boundMask(gm, gx, tau, sum, p)
-						wa, wb := boundMaskGeneric(wm, wx, tau, sum, p)
+						gc, ga, gb := boundCompact(gi, gx, tau, sum, p)
+						wc, wa, wb := boundCompactGeneric(wi, wx, tau, sum, p)
 						if gb != wb {
 							t.Fatalf("size %d %+v n=%d %v: bad %v, generic %v", size, st, n, th, gb, wb)
 						}
 						if wb {
 							continue
 						}
-						if ga != wa {
-							t.Fatalf("size %d %+v n=%d %v: above %d, generic %d", size, st, n, th, ga, wa)
+						if gc != wc || ga != wa {
+							t.Fatalf("size %d %+v n=%d %v: count %d above %d, generic %d %d", size, st, n, th, gc, ga, wc, wa)
 						}
-						for i := range wx {
-							if math.Float32bits(gx[i]) != math.Float32bits(wx[i]) {
-								t.Fatalf("x[%d] = %g, generic %g", i, gx[i], wx[i])
-							}
-						}
-						for j := range wm {
-							if gm[j] != wm[j] {
-								t.Fatalf("size %d %+v n=%d %v: mask[%d] = %08b, generic %08b", size, st, n, th, j, gm[j], wm[j])
+						for j := range wc {
+							if gi[j] != wi[j] || math.Float32bits(gx[j]) != math.Float32bits(wx[j]) {
+								t.Fatalf("size %d %+v n=%d %v: kept[%d] = %d %g, generic %d %g", size, st, n, th, j, gi[j], gx[j], wi[j], wx[j])
 							}
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestFinishMergeMatchesReference: the merge's last step gives the bits of
+// the scalar division followed by simd.Scale and simd.Add, generic and
+// AVX2, over odd lengths with zero, tiny and NaN denominators.
+func TestFinishMergeMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(53, 54))
+	for _, size := range []int{0, 5, 8, 4096, 4099} {
+		num, den, base := make([]float32, size), make([]float32, size), make([]float32, size)
+		for i := range num {
+			num[i] = float32(r.NormFloat64() * 1e-3)
+			den[i] = float32(r.Float64() * 2)
+			base[i] = float32(r.NormFloat64() * 0.02)
+			switch r.IntN(8) {
+			case 0:
+				num[i], den[i] = 0, 0
+			case 1:
+				den[i] = 1e-13
+			case 2:
+				num[i], den[i] = float32(math.Copysign(0, -1)), 0
+			case 3:
+				base[i] = float32(math.Copysign(0, -1))
+			}
+		}
+		for _, lambda := range []float32{1, 1.5, -0.7} {
+			want := make([]float32, size)
+			for i := range want {
+				want[i] = num[i] / max(den[i], 1e-12)
+			}
+			simd.Scale(want, lambda)
+			simd.Add(want, want, base)
+			got, gen := make([]float32, size), make([]float32, size)
+			finishMerge(got, num, den, base, lambda)
+			finishMergeGeneric(gen, num, den, base, lambda)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(gen[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("size %d λ %g: [%d] = %g (generic %g), reference %g", size, lambda, i, got[i], gen[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDeltaBF16MatchesReference: τ and the running sum from stored bf16
+// equal simd.BF16ToF32, simd.Sub and simd.Add, generic and AVX2, including
+// zeros, −0, subnormals, infinities and NaNs, over odd lengths.
+func TestDeltaBF16MatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	special := []uint16{0, 0x8000, 0x0001, 0x807f, 0x7f80, 0xff80, 0x7fc0, 0x7f81, 0xffc1}
+	gen := func(n int) []uint16 {
+		v := make([]uint16, n)
+		for i := range v {
+			v[i] = uint16(r.Uint32())
+			if r.IntN(4) == 0 {
+				v[i] = special[r.IntN(len(special))]
+			}
+		}
+		return v
+	}
+	for _, size := range []int{1, 7, 8, 4096, 4101} {
+		base, models := gen(size), [][]uint16{gen(size), gen(size), gen(size)}
+		bf, want, wantSum := make([]float32, size), make([][]float32, 3), make([]float32, size)
+		simd.BF16ToF32(bf, base)
+		for k, m := range models {
+			want[k] = make([]float32, size)
+			simd.BF16ToF32(want[k], m)
+			simd.Sub(want[k], want[k], bf)
+			if k == 0 {
+				copy(wantSum, want[0])
+			} else {
+				simd.Add(wantSum, wantSum, want[k])
+			}
+		}
+		for _, impl := range []struct {
+			name string
+			fn   func(tau, sum []float32, model, base []uint16, first bool)
+		}{{"dispatch", deltaBF16}, {"generic", deltaBF16Generic}} {
+			sum := make([]float32, size)
+			for k, m := range models {
+				tau := make([]float32, size)
+				impl.fn(tau, sum, m, base, k == 0)
+				for i := range tau {
+					if math.Float32bits(tau[i]) != math.Float32bits(want[k][i]) {
+						t.Fatalf("%s size %d: τ%d[%d] = %#x, reference %#x", impl.name, size, k, i, math.Float32bits(tau[i]), math.Float32bits(want[k][i]))
+					}
+				}
+			}
+			for i := range sum {
+				if math.Float32bits(sum[i]) != math.Float32bits(wantSum[i]) {
+					t.Fatalf("%s size %d: sum[%d] = %#x, reference %#x", impl.name, size, i, math.Float32bits(sum[i]), math.Float32bits(wantSum[i]))
 				}
 			}
 		}
@@ -146,15 +236,15 @@ func TestBoundsHoldExactly(t *testing.T) {
 	}
 }
 
-func BenchmarkBoundMask(b *testing.B) {
+func BenchmarkBoundCompact(b *testing.B) {
 	r := rand.New(rand.NewPCG(45, 46))
 	tau, sum := boundData(r, blockElems, false)
 	p := newBoundParams(boundStats[0], 3)
 	p.setThresholds(2e-5, 3e-5, 1e-3)
-	x, mask := make([]float32, blockElems), make([]uint8, blockElems/8)
+	idx, dx := make([]int32, blockElems), make([]float32, blockElems)
 	b.SetBytes(8 * blockElems)
 	for b.Loop() {
-		boundMask(mask, x, tau, sum, p)
+		boundCompact(idx, dx, tau, sum, p)
 	}
 }
 

@@ -28,57 +28,66 @@ func boundSet(st []taskStats, pairwise bool) []*boundParams {
 	return ps
 }
 
-// boundMasks holds one block's kernel results per task.
+// boundMasks holds one block's kernel results per task: the entries that
+// need their exact score (positions and x) and the count of entries
+// certainly above the ceiling.
 type boundMasks struct {
-	mask  [][blockElems / 8]uint8
+	idx   [][]int32
+	dx    [][]float32
+	count []int
 	above []int
 }
 
 func newBoundMasks(n int) *boundMasks {
-	return &boundMasks{mask: make([][blockElems / 8]uint8, n), above: make([]int, n)}
+	bm := &boundMasks{count: make([]int, n), above: make([]int, n)}
+	for range n {
+		bm.idx = append(bm.idx, make([]int32, blockElems))
+		bm.dx = append(bm.dx, make([]float32, blockElems))
+	}
+	return bm
 }
 
 // classify runs the bound kernel over task k of the block (b.sum set),
-// writing x into b.bal[k]; it returns false when x holds a NaN or an
-// infinity.
+// listing the entries that need their exact score; it returns false when
+// some x is a NaN or an infinity.
 func (bm *boundMasks) classify(b *buffers, k int, p *boundParams) bool {
-	tau, x := b.tau[k], b.bal[k]
+	tau := b.tau[k]
 	nv := len(tau) &^ 7
-	above, bad := boundMask(bm.mask[k][:nv/8], x[:nv], tau[:nv], b.sum[:nv], p)
+	idx, dx := bm.idx[k], bm.dx[k]
+	c, above, bad := boundCompact(idx, dx, tau[:nv], b.sum[:nv], p)
 	for i := nv; i < len(tau); i++ {
-		v, _, ab, bd := boundEntry(tau[i], b.sum[i], p)
-		x[i] = v
+		x, keep, ab, bd := boundEntry(tau[i], b.sum[i], p)
+		if keep {
+			idx[c], dx[c] = int32(i), x
+			c++
+		}
 		if ab {
 			above++
 		}
 		bad = bad || bd
 	}
-	bm.above[k] = above
+	bm.count[k], bm.above[k] = c, above
 	return !bad
 }
 
-// compact lists the entries of task k that need their exact score (after
-// classify) in b.idx and their x in b.dx, and returns how many.
-func (bm *boundMasks) compact(b *buffers, k int, p *boundParams) int {
-	tau, x := b.tau[k], b.bal[k]
-	nv := len(tau) &^ 7
-	c := compress(b.idx, b.dx, x[:nv], bm.mask[k][:nv/8], 0)
-	for i := nv; i < len(tau); i++ {
-		if _, keep, _, _ := boundEntry(tau[i], b.sum[i], p); keep {
-			b.idx[c], b.dx[c] = int32(i), x[i]
-			c++
-		}
-	}
-	return c
+// scores computes the exact scores of the entries of task k listed by
+// classify, leaving their positions in b.idx, and returns them.
+func (bm *boundMasks) scores(b *buffers, k int, s taskStats, nf float32) []float32 {
+	c := bm.count[k]
+	copy(b.idx[:c], bm.idx[k][:c])
+	copy(b.dx[:c], bm.dx[k][:c])
+	return denseScores(b, b.tau[k], c, s, nf)
 }
 
 // speculateBounded is the speculative pass's tally of one block (see
-// speculate) with bounded scoring; it returns false, having changed
+// speculate) with bounded scoring (b.masks and b.bound allocated for the
+// tasks); it returns false, having changed
 // nothing, when the block holds a NaN or infinite x.
-func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, bm *boundMasks, lo, hi []float32, a *bandCounts, tally func(k int, B []float32)) bool {
+func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, lo, hi []float32, a *bandCounts, tally func(k int, B []float32)) bool {
 	sumTau(b)
+	bm := b.masks
 	for k := range st {
-		p := a.bound[k]
+		p := b.bound[k]
 		*p = *ps[k]
 		p.setThresholds(lo[k], hi[k], a.max[k])
 		if !bm.classify(b, k, p) {
@@ -87,9 +96,8 @@ func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, bm *boundMa
 	}
 	nf := float32(len(st))
 	for k := range st {
-		c := bm.compact(b, k, a.bound[k])
 		a.above[k] += int64(bm.above[k])
-		tally(k, denseScores(b, b.tau[k], c, st[k], nf))
+		tally(k, bm.scores(b, k, st[k], nf))
 	}
 	return true
 }
@@ -110,8 +118,8 @@ func mergeBounded(out []float32, b *buffers, st []taskStats, ps []*boundParams, 
 	clear(den)
 	nf := float32(len(st))
 	for k, s := range st {
-		c := bm.compact(b, k, ps[k])
-		B := denseScores(b, b.tau[k], c, s, nf)
+		B := bm.scores(b, k, s, nf)
+		c := len(B)
 		scale(B, s.thr, s.max)
 		tau, lo, hi, wk := b.tau[k], s.lo, s.hi, w[k]
 		for j, i := range b.idx[:c] {

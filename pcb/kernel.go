@@ -45,9 +45,13 @@ type buffers struct {
 	ownBase []float32
 	ownTau  [][]float32
 	out     []float32
-	masks   *boundMasks // bounded merge scratch
-	tt      []float32   // tanhLarge scratch
-	ti      []int32
+	masks   *boundMasks    // bounded scoring scratch
+	bound   []*boundParams // bounded speculation: per-task constants
+	tt      []float32      // tanhLarge scratch
+	// sumReady: sum already holds Σ_j τ_j of the block (set by the reader
+	// that computed τ and the sum in one sweep).
+	sumReady bool
+	ti       []int32
 }
 
 // The per-entry helpers below avoid branches on the sign of τ, which is
@@ -98,8 +102,12 @@ func minMax(dst, tau []float32, lo, hi float32) {
 	}
 }
 
-// sumTau sets b.sum = Σ_j τ_j, adding in task order.
+// sumTau sets b.sum = Σ_j τ_j, adding in task order (unless the block's
+// reader already did: b.sumReady).
 func sumTau(b *buffers) {
+	if b.sumReady {
+		return
+	}
 	copy(b.sum, b.tau[0])
 	for _, t := range b.tau[1:] {
 		simd.Add(b.sum, b.sum, t)
@@ -394,13 +402,4 @@ func mergeBlock(out []float32, b *buffers, st []taskStats, pairwise bool, env *e
 		}
 	})
 	finishMerge(out, num, den, b.base, lambda)
-}
-
-// finishMerge sets out = base + λ·num/max(den, 1e-12) (out may alias num).
-func finishMerge(out, num, den, base []float32, lambda float32) {
-	for i := range out {
-		out[i] = num[i] / max(den[i], 1e-12)
-	}
-	simd.Scale(out, lambda)
-	simd.Add(out, out, base)
 }

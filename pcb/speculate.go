@@ -94,6 +94,7 @@ func (g *group) rowBlocks(tau [][]float32, fn func(b *buffers)) {
 			b.norm[k] = b.norm[k][:cap(b.norm[k])][:n]
 		}
 		b.sum = full[:n]
+		b.sumReady = false
 		b.den = b.den[:cap(b.den)][:n]
 		fn(b)
 	}
@@ -147,10 +148,6 @@ type bandCounts struct {
 	above []int64     // per task: scores above hi
 	max   []float32   // per task: the largest score ≥ lo
 	nan   bool        // a NaN score was met
-
-	// Bounded scoring: this item's kernel constants and masks.
-	bound []*boundParams
-	masks *boundMasks
 }
 
 // speculate computes every task's thr and max in one pass over the group
@@ -174,12 +171,6 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 			a = &bandCounts{in: make([][]float32, n), nIn: make([]int64, n), above: make([]int64, n), max: make([]float32, n)}
 			for k := range a.max {
 				a.max[k] = float32(math.Inf(-1))
-			}
-			if ps != nil {
-				a.masks = newBoundMasks(n)
-				for range n {
-					a.bound = append(a.bound, new(boundParams))
-				}
 			}
 			acc[it.idx] = a
 		}
@@ -209,7 +200,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 				a.in[k] = a.in[k][:0]
 			}
 		}
-		if ps == nil || !speculateBounded(b, st, ps, a.masks, lo, hi, a, tally) {
+		if ps != nil && b.masks == nil {
+			b.masks = newBoundMasks(n)
+			for range n {
+				b.bound = append(b.bound, new(boundParams))
+			}
+		}
+		if ps == nil || !speculateBounded(b, st, ps, lo, hi, a, tally) {
 			scores(b, st, m.pairwise, env, lo, tally)
 		}
 		return nil

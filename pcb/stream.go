@@ -98,6 +98,7 @@ func (cd *chunkData) blocksInto(b *buffers, fn func(off int, b *buffers)) {
 	for lo := 0; lo < len(cd.base); lo += blockElems {
 		hi := min(lo+blockElems, len(cd.base))
 		b.setLen(hi - lo)
+		b.sumReady = false
 		b.base = cd.base[lo:hi]
 		for k, m := range cd.models {
 			b.tau[k] = m[lo:hi]
