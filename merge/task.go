@@ -242,9 +242,17 @@ func PutFloats(b []float32) {
 }
 
 // RNG returns the random stream of (seed, tensor name, model index, chunk
-// index): a ChaCha8 generator seeded by SHA-256 of the four, so random masks
-// do not depend on tensor order, sharding or thread count.
+// index): a ChaCha8 generator seeded by RNGKey, so random masks do not
+// depend on tensor order, sharding or thread count.
 func RNG(seed uint64, tensor string, model, chunk int) *rand.Rand {
+	return rand.New(rand.NewChaCha8(RNGKey(seed, tensor, model, chunk)))
+}
+
+// RNGKey is the ChaCha8 key of RNG's stream: SHA-256 of the seed (8 bytes,
+// little-endian), the tensor name, a zero byte, and the model and chunk
+// indexes (8 bytes each, little-endian). Methods that generate the same
+// stream in bulk derive their key here.
+func RNGKey(seed uint64, tensor string, model, chunk int) [32]byte {
 	h := sha256.New()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], seed)
@@ -257,7 +265,7 @@ func RNG(seed uint64, tensor string, model, chunk int) *rand.Rand {
 	h.Write(b[:])
 	var key [32]byte
 	copy(key[:], h.Sum(nil))
-	return rand.New(rand.NewChaCha8(key))
+	return key
 }
 
 // RNG returns the task's random stream for input model k and chunk c.

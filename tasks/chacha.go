@@ -1,8 +1,9 @@
 package tasks
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
+
+	"github.com/gomerge/gomerge/merge"
 )
 
 // DARE's masks are drawn from merge.Task.RNG: a math/rand/v2 ChaCha8
@@ -17,20 +18,10 @@ import (
 // produces (16 ChaCha8 blocks = 128 values, the last 4 reseed).
 const chachaWords = 124
 
-// rngKey is merge.RNG's key: SHA-256 of the seed, tensor name, model and
-// chunk index.
+// rngKey is merge.RNGKey as the four little-endian words ChaCha8Rand
+// seeds from.
 func rngKey(seed uint64, tensor string, model, chunk int) [4]uint64 {
-	h := sha256.New()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], seed)
-	h.Write(b[:])
-	h.Write([]byte(tensor))
-	h.Write([]byte{0})
-	binary.LittleEndian.PutUint64(b[:], uint64(model))
-	h.Write(b[:])
-	binary.LittleEndian.PutUint64(b[:], uint64(chunk))
-	h.Write(b[:])
-	sum := h.Sum(nil)
+	sum := merge.RNGKey(seed, tensor, model, chunk)
 	var key [4]uint64
 	for i := range key {
 		key[i] = binary.LittleEndian.Uint64(sum[8*i:])
