@@ -158,15 +158,16 @@ func cvtt(z float32) int32 {
 }
 
 // boundCompactGeneric classifies the entries of tau (with sum) by
-// boundEntry and writes the positions and x of those that need their exact
-// score densely into idx and dx; it returns how many, how many are
-// certainly above the ceiling, and whether some x is a NaN or an infinity.
-func boundCompactGeneric(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+// boundEntry and writes the positions, x and τ of those that need their
+// exact score densely into idx, dx and dtau; it returns how many, how many
+// are certainly above the ceiling, and whether some x is a NaN or an
+// infinity.
+func boundCompactGeneric(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
 	sum = sum[:len(tau)]
 	for i := range tau {
 		x, keep, ab, bd := boundEntry(tau[i], sum[i], p)
 		if keep {
-			idx[count], dx[count] = int32(i), x
+			idx[count], dx[count], dtau[count] = int32(i), x, tau[i]
 			count++
 		}
 		if ab {
@@ -200,5 +201,17 @@ func finishMergeGeneric(out, num, den, base []float32, lambda float32) {
 		q := num[i] / max(den[i], 1e-12)
 		q = float32(q * lambda)
 		out[i] = q + base[i]
+	}
+}
+
+// weighDenseGeneric turns the scores B (dense, of the entries with τ in
+// tau) into drop-and-rescale weights in place (scale) and sets v to each
+// entry's term of the merge's numerator, w·τ̂·s, rounded as mergeBlock
+// rounds it.
+func weighDenseGeneric(v, B, tau []float32, s taskStats, w float32) {
+	scale(B, s.thr, s.max)
+	v, tau = v[:len(B)], tau[:len(B)]
+	for j, sc := range B {
+		v[j] = float32(float32(w*clipped(tau[j], s.lo, s.hi)) * sc)
 	}
 }

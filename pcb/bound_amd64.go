@@ -6,15 +6,45 @@ package pcb
 // 8; idx and dx need room for n values.
 //
 //go:noescape
-func boundCompactAVX2(idx *int32, dx, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
+func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
 
 // boundCompact is boundCompactGeneric, in AVX2 where the CPU has it.
-func boundCompact(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
 	if !useAVX2 || len(tau) == 0 {
-		return boundCompactGeneric(idx, dx, tau, sum, p)
+		return boundCompactGeneric(idx, dx, dtau, tau, sum, p)
 	}
-	_, _, _ = idx[len(tau)-1], dx[len(tau)-1], sum[len(tau)-1]
-	return boundCompactAVX2(&idx[0], &dx[0], &tau[0], &sum[0], len(tau), &p.v, compressPerm)
+	_, _, _, _ = idx[len(tau)-1], dx[len(tau)-1], dtau[len(tau)-1], sum[len(tau)-1]
+	return boundCompactAVX2(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], len(tau), &p.v, compressPerm)
+}
+
+//go:noescape
+func minMaxDenseAVX2(dst, tau *float32, n int, lo, hi, span float32)
+
+// minMaxDense sets dst = MinMax(Â) of tau (as minMax, for hi > lo).
+func minMaxDense(dst, tau []float32, lo, hi float32) {
+	nv := len(tau) &^ 7
+	if !useAVX2 || nv == 0 || !(hi > lo) {
+		minMax(dst, tau, lo, hi)
+		return
+	}
+	_ = dst[len(tau)-1]
+	minMaxDenseAVX2(&dst[0], &tau[0], nv, lo, hi, hi-lo)
+	minMax(dst[nv:], tau[nv:], lo, hi)
+}
+
+//go:noescape
+func weighDenseAVX2(v, B, tau *float32, n int, thr, span, w, lo, hi float32)
+
+// weighDense is weighDenseGeneric, in AVX2 where the CPU has it.
+func weighDense(v, B, tau []float32, s taskStats, w float32) {
+	nv := len(B) &^ 7
+	if !useAVX2 || nv == 0 || !(s.max > s.thr) {
+		weighDenseGeneric(v, B, tau, s, w)
+		return
+	}
+	_, _ = v[len(B)-1], tau[len(B)-1]
+	weighDenseAVX2(&v[0], &B[0], &tau[0], nv, s.thr, s.max-s.thr, w, s.lo, s.hi)
+	weighDenseGeneric(v[nv:], B[nv:], tau[nv:len(B)], s, w)
 }
 
 //go:noescape

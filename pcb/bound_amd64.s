@@ -2,22 +2,23 @@
 
 #include "textflag.h"
 
-// func boundCompactAVX2(idx *int32, dx, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
+// func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
 //
 // boundMaskAVX2 with the kept entries written densely, as compressAVX2
 // does: per 8 entries, the permutation of the kept lanes to the front is
-// applied to x and to the positions (v.iota, advanced by 8), all 8 lanes
+// applied to x, τ and the positions (v.iota, advanced by 8), all 8 lanes
 // are stored at the output count, which then advances by the number kept.
 // x itself is not stored. Constants not held in registers are read as
 // vectors from v.
-TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-73
+TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-81
 	MOVQ idx+0(FP), DI
 	MOVQ dx+8(FP), SI
-	MOVQ tau+16(FP), DX
-	MOVQ sum+24(FP), R8
-	MOVQ n+32(FP), CX
-	MOVQ v+40(FP), AX
-	MOVQ perm+48(FP), R10
+	MOVQ dtau+16(FP), R13
+	MOVQ tau+24(FP), DX
+	MOVQ sum+32(FP), R8
+	MOVQ n+40(FP), CX
+	MOVQ v+48(FP), AX
+	MOVQ perm+56(FP), R10
 	VMOVUPS 0(AX), Y9    // lo
 	VMOVUPS 32(AX), Y10  // hi
 	VMOVUPS 64(AX), Y11  // inv
@@ -76,6 +77,8 @@ cloop:
 	VMOVUPS   Y2, (SI)(R12*4)
 	VPERMD    Y8, Y6, Y3
 	VMOVDQU   Y3, (DI)(R12*4)
+	VPERMPS   (DX), Y6, Y2
+	VMOVUPS   Y2, (R13)(R12*4)
 	POPCNTL   BX, BX
 	ADDQ      BX, R12
 	VPADDD    384(AX), Y8, Y8
@@ -92,9 +95,9 @@ cloop:
 cdone:
 	VMOVMSKPS Y7, BX
 	TESTL     BX, BX
-	SETNE     bad+72(FP)
-	MOVQ      R12, count+56(FP)
-	MOVQ      R9, above+64(FP)
+	SETNE     bad+80(FP)
+	MOVQ      R12, count+64(FP)
+	MOVQ      R9, above+72(FP)
 	VZEROUPPER
 	RET
 
@@ -184,5 +187,88 @@ dadd:
 	JNZ  dadd
 
 ddone:
+	VZEROUPPER
+	RET
+
+// func minMaxDenseAVX2(dst, tau *float32, n int, lo, hi, span float32)
+//
+// dst = (min(max(|τ|, lo), hi) − lo)/span per 8 entries (VMAXPS/VMINPS with
+// the data as second source, as envMaskAVX2).
+TEXT ·minMaxDenseAVX2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ tau+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS lo+24(FP), Y8
+	VBROADCASTSS hi+28(FP), Y9
+	VBROADCASTSS span+32(FP), Y10
+	MOVL $0x7fffffff, BX
+	VMOVD BX, X11
+	VPBROADCASTD X11, Y11
+	SHRQ $3, CX
+	JZ   mdone
+
+mloop:
+	VANDPS  (SI), Y11, Y0
+	VMAXPS  Y0, Y8, Y0
+	VMINPS  Y0, Y9, Y0
+	VSUBPS  Y8, Y0, Y0
+	VDIVPS  Y10, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  mloop
+
+mdone:
+	VZEROUPPER
+	RET
+
+// func weighDenseAVX2(v, B, tau *float32, n int, thr, span, w, lo, hi float32)
+//
+// Per 8 entries: B = max(B − thr, 0)/span (in place; −0 becomes +0 as Go's
+// max gives), c = sign(τ)·clamp(|τ|, lo, hi) with ±0 kept as it is,
+// v = (w·c)·B.
+TEXT ·weighDenseAVX2(SB), NOSPLIT, $0-52
+	MOVQ v+0(FP), DI
+	MOVQ B+8(FP), SI
+	MOVQ tau+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS thr+32(FP), Y8
+	VBROADCASTSS span+36(FP), Y9
+	VBROADCASTSS w+40(FP), Y10
+	VBROADCASTSS lo+44(FP), Y11
+	VBROADCASTSS hi+48(FP), Y12
+	MOVL $0x7fffffff, BX
+	VMOVD BX, X13
+	VPBROADCASTD X13, Y13
+	VPXOR Y14, Y14, Y14
+	SHRQ $3, CX
+	JZ   wdone
+
+wloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y8, Y0, Y0
+	VMAXPS  Y14, Y0, Y0
+	VDIVPS  Y9, Y0, Y0
+	VMOVUPS Y0, (SI)
+
+	VMOVUPS   (DX), Y1
+	VANDPS    Y13, Y1, Y2
+	VMAXPS    Y2, Y11, Y3
+	VMINPS    Y3, Y12, Y3
+	VANDNPS   Y1, Y13, Y4
+	VORPS     Y4, Y3, Y3
+	VPCMPEQD  Y14, Y2, Y2
+	VBLENDVPS Y2, Y1, Y3, Y3
+	VMULPS    Y3, Y10, Y3
+	VMULPS    Y0, Y3, Y3
+	VMOVUPS   Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  wloop
+
+wdone:
 	VZEROUPPER
 	RET

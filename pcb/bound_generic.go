@@ -3,9 +3,14 @@
 package pcb
 
 // boundCompact is boundCompactGeneric (no assembly on this platform).
-func boundCompact(idx []int32, dx, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
-	return boundCompactGeneric(idx, dx, tau, sum, p)
+func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+	return boundCompactGeneric(idx, dx, dtau, tau, sum, p)
 }
+
+// minMaxDense is minMax (no assembly on this platform).
+func minMaxDense(dst, tau []float32, lo, hi float32) { minMax(dst, tau, lo, hi) }
+
+func weighDense(v, B, tau []float32, s taskStats, w float32) { weighDenseGeneric(v, B, tau, s, w) }
 
 // finishMerge sets out = base + λ·num/max(den, 1e-12) (out may alias num).
 func finishMerge(out, num, den, base []float32, lambda float32) {

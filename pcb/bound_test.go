@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/gomerge/gomerge/simd"
@@ -49,8 +50,9 @@ func TestBoundCompactMatchesGeneric(t *testing.T) {
 						p.setThresholds(th[0], th[1], th[2])
 						gi, wi := make([]int32, size), make([]int32, size)
 						gx, wx := make([]float32, size), make([]float32, size)
-						gc, ga, gb := boundCompact(gi, gx, tau, sum, p)
-						wc, wa, wb := boundCompactGeneric(wi, wx, tau, sum, p)
+						gt, wt := make([]float32, size), make([]float32, size)
+						gc, ga, gb := boundCompact(gi, gx, gt, tau, sum, p)
+						wc, wa, wb := boundCompactGeneric(wi, wx, wt, tau, sum, p)
 						if gb != wb {
 							t.Fatalf("size %d %+v n=%d %v: bad %v, generic %v", size, st, n, th, gb, wb)
 						}
@@ -61,7 +63,7 @@ func TestBoundCompactMatchesGeneric(t *testing.T) {
 							t.Fatalf("size %d %+v n=%d %v: count %d above %d, generic %d %d", size, st, n, th, gc, ga, wc, wa)
 						}
 						for j := range wc {
-							if gi[j] != wi[j] || math.Float32bits(gx[j]) != math.Float32bits(wx[j]) {
+							if gi[j] != wi[j] || math.Float32bits(gx[j]) != math.Float32bits(wx[j]) || math.Float32bits(gt[j]) != math.Float32bits(tau[wi[j]]) || math.Float32bits(wt[j]) != math.Float32bits(tau[wi[j]]) {
 								t.Fatalf("size %d %+v n=%d %v: kept[%d] = %d %g, generic %d %g", size, st, n, th, j, gi[j], gx[j], wi[j], wx[j])
 							}
 						}
@@ -241,10 +243,10 @@ func BenchmarkBoundCompact(b *testing.B) {
 	tau, sum := boundData(r, blockElems, false)
 	p := newBoundParams(boundStats[0], 3)
 	p.setThresholds(2e-5, 3e-5, 1e-3)
-	idx, dx := make([]int32, blockElems), make([]float32, blockElems)
+	idx, dx, dtau := make([]int32, blockElems), make([]float32, blockElems), make([]float32, blockElems)
 	b.SetBytes(8 * blockElems)
 	for b.Loop() {
-		boundCompact(idx, dx, tau, sum, p)
+		boundCompact(idx, dx, dtau, tau, sum, p)
 	}
 }
 
@@ -315,6 +317,57 @@ func TestTanhLargeMatchesTanh(t *testing.T) {
 		for i := range x {
 			if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("size %d: [%d] = %g, simd.Tanh %g", size, i, x[i], want[i])
+			}
+		}
+	}
+}
+
+// TestDenseKernelsMatchReference: MinMax of dense τ and the weights and
+// numerator terms of the merge, in AVX2, give the bits of minMax and of
+// scale and mergeBlock's per-entry arithmetic, over odd lengths with zeros,
+// −0, subnormals, ties at the threshold and clip bounds.
+func TestDenseKernelsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(57, 58))
+	for _, size := range []int{3, 8, 333, 4096} {
+		tau, B := make([]float32, size), make([]float32, size)
+		for i := range tau {
+			tau[i] = float32(r.NormFloat64() * 1e-2)
+			B[i] = float32(r.Float64() * 1e-4)
+			switch r.IntN(10) {
+			case 0:
+				tau[i] = float32(math.Copysign(0, float64(r.IntN(2)*2-1)))
+			case 1:
+				tau[i] = math.Float32frombits(uint32(r.IntN(100)) | uint32(r.IntN(2))<<31)
+			case 2:
+				tau[i] = 1e-3
+			case 3:
+				B[i] = 5e-5
+			case 4:
+				B[i] = 0
+			}
+		}
+		for _, st := range []taskStats{{lo: 1e-3, hi: 2e-2, thr: 5e-5, max: 1e-4}, {lo: 0, hi: 1e-2, thr: 0, max: 2e-4}, {lo: 1e-3, hi: 1e-3, thr: 5e-5, max: 9e-5}} {
+			if st.hi > st.lo {
+				got, want := make([]float32, size), make([]float32, size)
+				minMaxDense(got, tau, st.lo, st.hi)
+				minMax(want, tau, st.lo, st.hi)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("size %d %+v: minMax[%d] = %g, reference %g", size, st, i, got[i], want[i])
+					}
+				}
+			}
+			for _, w := range []float32{1, 0.7, 0} {
+				gotB, wantB := slices.Clone(B), slices.Clone(B)
+				got := make([]float32, size)
+				weighDense(got, gotB, tau, st, w)
+				scale(wantB, st.thr, st.max)
+				for i := range wantB {
+					want := float32(float32(w*clipped(tau[i], st.lo, st.hi)) * wantB[i])
+					if math.Float32bits(gotB[i]) != math.Float32bits(wantB[i]) || math.Float32bits(got[i]) != math.Float32bits(want) {
+						t.Fatalf("size %d %+v w %g: [%d] = %g, %g, reference %g, %g", size, st, w, i, gotB[i], got[i], wantB[i], want)
+					}
+				}
 			}
 		}
 	}

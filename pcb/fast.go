@@ -29,20 +29,23 @@ func boundSet(st []taskStats, pairwise bool) []*boundParams {
 }
 
 // boundMasks holds one block's kernel results per task: the entries that
-// need their exact score (positions and x) and the count of entries
-// certainly above the ceiling.
+// need their exact score (positions, x and τ) and the count of entries
+// certainly above the ceiling; dm and v are working rows.
 type boundMasks struct {
-	idx   [][]int32
-	dx    [][]float32
-	count []int
-	above []int
+	idx      [][]int32
+	dx, dtau [][]float32
+	count    []int
+	above    []int
+	dm, v    []float32
 }
 
 func newBoundMasks(n int) *boundMasks {
-	bm := &boundMasks{count: make([]int, n), above: make([]int, n)}
+	bm := &boundMasks{count: make([]int, n), above: make([]int, n),
+		dm: make([]float32, blockElems), v: make([]float32, blockElems)}
 	for range n {
 		bm.idx = append(bm.idx, make([]int32, blockElems))
 		bm.dx = append(bm.dx, make([]float32, blockElems))
+		bm.dtau = append(bm.dtau, make([]float32, blockElems))
 	}
 	return bm
 }
@@ -53,12 +56,12 @@ func newBoundMasks(n int) *boundMasks {
 func (bm *boundMasks) classify(b *buffers, k int, p *boundParams) bool {
 	tau := b.tau[k]
 	nv := len(tau) &^ 7
-	idx, dx := bm.idx[k], bm.dx[k]
-	c, above, bad := boundCompact(idx, dx, tau[:nv], b.sum[:nv], p)
+	idx, dx, dtau := bm.idx[k], bm.dx[k], bm.dtau[k]
+	c, above, bad := boundCompact(idx, dx, dtau, tau[:nv], b.sum[:nv], p)
 	for i := nv; i < len(tau); i++ {
 		x, keep, ab, bd := boundEntry(tau[i], b.sum[i], p)
 		if keep {
-			idx[c], dx[c] = int32(i), x
+			idx[c], dx[c], dtau[c] = int32(i), x, tau[i]
 			c++
 		}
 		if ab {
@@ -71,12 +74,18 @@ func (bm *boundMasks) classify(b *buffers, k int, p *boundParams) bool {
 }
 
 // scores computes the exact scores of the entries of task k listed by
-// classify, leaving their positions in b.idx, and returns them.
+// classify, in place of their x, and returns them: exp(n·MinMax(Â)²)·tanh x
+// with the operations of denseScores.
 func (bm *boundMasks) scores(b *buffers, k int, s taskStats, nf float32) []float32 {
 	c := bm.count[k]
-	copy(b.idx[:c], bm.idx[k][:c])
-	copy(b.dx[:c], bm.dx[k][:c])
-	return denseScores(b, b.tau[k], c, s, nf)
+	dx, dm := bm.dx[k][:c], bm.dm[:c]
+	if s.hi > s.lo {
+		minMaxDense(dm, bm.dtau[k][:c], s.lo, s.hi)
+	} else {
+		clear(dm)
+	}
+	scoreTail(b, dm, dx)
+	return dx
 }
 
 // speculateBounded is the speculative pass's tally of one block (see
@@ -119,11 +128,10 @@ func mergeBounded(out []float32, b *buffers, st []taskStats, ps []*boundParams, 
 	nf := float32(len(st))
 	for k, s := range st {
 		B := bm.scores(b, k, s, nf)
-		c := len(B)
-		scale(B, s.thr, s.max)
-		tau, lo, hi, wk := b.tau[k], s.lo, s.hi, w[k]
-		for j, i := range b.idx[:c] {
-			num[i] += float32(float32(wk*clipped(tau[i], lo, hi)) * B[j])
+		v := bm.v[:len(B)]
+		weighDense(v, B, bm.dtau[k], s, w[k])
+		for j, i := range bm.idx[k][:len(B)] {
+			num[i] += v[j]
 			den[i] += B[j]
 		}
 	}

@@ -181,12 +181,18 @@ func denseScores(b *buffers, tau []float32, c int, s taskStats, nf float32) []fl
 	} else {
 		clear(dm)
 	}
+	scoreTail(b, dm, dx)
+	return dx
+}
+
+// scoreTail sets dx = exp(n·dm²)·tanh(dx) from dm = MinMax(Â) and dx = x
+// (nf = n, the number of task vectors), as every scoring path rounds it.
+func scoreTail(b *buffers, dm, dx []float32) {
 	simd.Mul(dm, dm, dm)
-	simd.Scale(dm, nf)
+	simd.Scale(dm, float32(len(b.tau)))
 	simd.Exp(dm, dm)
 	tanhLarge(b, dx)
 	simd.Mul(dx, dm, dx)
-	return dx
 }
 
 // tanhIdentityMax is the largest x for which simd.Tanh returns x itself
