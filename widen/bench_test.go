@@ -129,29 +129,29 @@ func BenchmarkWeightedDeltaSumBF16(b *testing.B) {
 }
 
 func BenchmarkColumnStatsFusedBF16(b *testing.B) {
-	// Pass 1 over a block of a base and two models: the fused sweep
-	// against one squares sweep plus one squares+dot sweep per model.
-	const rows, m = 16, 2
+	// Pass 1 over one block (about blockElems elements) of a base and two
+	// models: the fused sweep against one squares sweep plus one
+	// squares+dot sweep per model.
+	const m = 2
 	for _, cols := range []int{2048, 5504} {
+		rows := max(1, blockElems/cols)
 		rng := rand.New(rand.NewPCG(2, 2))
 		base := randomBF16(rng, rows*cols)
 		xs := [][]uint16{randomBF16(rng, rows*cols), randomBF16(rng, rows*cols)}
 		st := newColumnStats(m, cols)
 		scratch := make([]float64, cols)
 		b.Run(fmt.Sprintf("cols=%d/fused", cols), func(b *testing.B) {
-			b.SetBytes((1 + m) * 2 * rows * int64(cols))
-			for b.Loop() {
-				addColumnStatsBF16(st.ss0(), st.ssv, st.dotv, base, xs, scratch)
-			}
+			b.SetBytes((1 + m) * 2 * int64(rows*cols))
+			reportThreadCPU(b, func() { addColumnStatsBF16(st.ss0(), st.ssv, st.dotv, base, xs, scratch) })
 		})
 		b.Run(fmt.Sprintf("cols=%d/separate", cols), func(b *testing.B) {
-			b.SetBytes((1 + m) * 2 * rows * int64(cols))
-			for b.Loop() {
+			b.SetBytes((1 + m) * 2 * int64(rows*cols))
+			reportThreadCPU(b, func() {
 				addColumnSquaresBF16(st.ss0(), base)
 				for k, x := range xs {
 					addColumnSquaresDotBF16(st.ss(k), st.dot(k), x, base)
 				}
-			}
+			})
 		})
 	}
 }

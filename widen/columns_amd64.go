@@ -208,7 +208,33 @@ func addColumnStatsBF16(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]u
 		return
 	}
 	rows := len(b) / cols
-	n := rows * cols
+	if 2*cols%4096 != 0 {
+		addColumnStatsStrided(ss0, ss, dot, b, xs, rows, cols, scratch)
+		return
+	}
+	// Rows 4 KiB apart fall into the same set of the L1 data cache: a
+	// sweep down many of them evicts the lines the next strip of columns
+	// needs. Two rows at a time keep every input's lines in L1 across the
+	// strips (the accumulators go to memory and back more often instead);
+	// the sums are the same.
+	xg := make([][]uint16, len(xs))
+	for r := 0; r < rows; r += 2 {
+		g := min(2, rows-r)
+		for k, x := range xs {
+			xg[k] = x[r*cols:]
+		}
+		addColumnStatsStrided(ss0, ss, dot, b[r*cols:], xg, g, cols, scratch)
+	}
+}
+
+// addColumnStatsStrided is addColumnStatsBF16 over rows rows of len(ss0)
+// columns stored stride elements apart.
+func addColumnStatsStrided(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]uint16, rows, stride int, scratch []float64) {
+	cols := len(ss0)
+	if rows == 0 {
+		return
+	}
+	n := (rows-1)*stride + cols
 	_ = b[n-1]
 	v := cols &^ 7
 	var acc [5]*float64
@@ -220,14 +246,21 @@ func addColumnStatsBF16(ss0 []float64, ss, dot [][]float64, b []uint16, xs [][]u
 		acc[0], acc[1], acc[2] = &s0[0], &ss[k][:cols][0], &dot[k][:cols][0]
 		if k+1 < len(xs) {
 			acc[3], acc[4] = &ss[k+1][:cols][0], &dot[k+1][:cols][0]
-			columnStats2BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], &xs[k+1][:n][0], v, rows, cols)
+			columnStats2BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], &xs[k+1][:n][0], v, rows, stride)
 			k += 2
 		} else {
-			columnStats1BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], v, rows, cols)
+			columnStats1BF16AVX2(&acc[0], &b[0], &xs[k][:n][0], v, rows, stride)
 			k++
 		}
 	}
 	if v < cols {
-		addColumnStatsBF16Ref(ss0, ss, dot, b, xs, v)
+		xr := make([][]uint16, len(xs))
+		for r := range rows {
+			o := r * stride
+			for k, x := range xs {
+				xr[k] = x[o : o+cols]
+			}
+			addColumnStatsBF16Ref(ss0, ss, dot, b[o:o+cols], xr, v)
+		}
 	}
 }

@@ -243,9 +243,10 @@ func TestFusedColumnStatsBF16(t *testing.T) {
 	// column tail in Go) must give, for every accumulator, the bits of the
 	// separate reference sweeps, for 1 to 4 models, column counts around
 	// the strip width of 8, and data with zeros, -0, subnormals, ±Inf and
-	// NaN (randomBF16). The accumulators start non-zero.
+	// NaN (randomBF16), and 2048 columns (rows 4 KiB apart, swept two at
+	// a time). The accumulators start non-zero.
 	rng := rand.New(rand.NewPCG(21, 21))
-	for _, cols := range []int{1, 7, 8, 9, 15, 16, 17, 24, 41, 1031} {
+	for _, cols := range []int{1, 7, 8, 9, 15, 16, 17, 24, 41, 1031, 2048, 2056} {
 		for _, rows := range []int{1, 2, 5} {
 			for m := 1; m <= 4; m++ {
 				name := fmt.Sprintf("cols=%d/rows=%d/models=%d", cols, rows, m)

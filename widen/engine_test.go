@@ -451,9 +451,8 @@ func specialBF16Family(rng *rand.Rand, rows, cols, m int) [][]float32 {
 }
 
 func TestRawPathsMatchFloat32(t *testing.T) {
-	// Merging bfloat16 files through the raw paths (fused kernels, the
-	// cache of stored bytes between the passes: none, some chunks, all)
-	// must give the bits of merging the same values handed over as
+	// Merging bfloat16 files through the raw paths (stored bit patterns
+	// read block by block, fused kernels) must give the bits of merging the same values handed over as
 	// float32, for linear weights with an odd column count and for token
 	// embeddings, over several chunks, with 1 to 4 models and special
 	// values.
@@ -494,13 +493,15 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				fileSrcs = append(fileSrcs, src)
 				floatSrcs = append(floatSrcs, &merge.SliceSource{Data: v, Dims: shape})
 			}
-			run := func(srcs []merge.Source, cacheBytes int64) []float32 {
+			run := func(srcs []merge.Source, raw bool) []float32 {
 				meth, err := New(merge.Params{"alpha": 1.0, "calibration": 0.7})
 				if err != nil {
 					t.Fatal(err)
 				}
-				meth.(*Method).cacheBytes = cacheBytes
 				task := &merge.Task{Name: tc.name, Shape: shape, Base: srcs[0], Inputs: srcs[1:], Model: make([]merge.Params, m)}
+				if (rawBF16Inputs(task) != nil) != raw {
+					t.Fatalf("%s: raw path taken %v, want %v", tc.name, !raw, raw)
+				}
 				sink := &merge.SliceSink{Data: make([]float32, tc.rows*tc.cols)}
 				task.Out = sink
 				if err := meth.Merge(context.Background(), task); err != nil {
@@ -508,14 +509,10 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				}
 				return sink.Data
 			}
-			want := run(floatSrcs, rawCacheBytes)
-			_, step := rowChunks(&merge.Task{Shape: shape}, tc.cols)
-			for _, cache := range []int64{0, int64(m+1) * 2 * step, rawCacheBytes} {
-				got := run(fileSrcs, cache)
-				for i := range got {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s models=%d cache=%d element %d: raw %v, float32 %v", tc.name, m, cache, i, got[i], want[i])
-					}
+			got, want := run(fileSrcs, true), run(floatSrcs, false)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s models=%d element %d: raw %v, float32 %v", tc.name, m, i, got[i], want[i])
 				}
 			}
 		}

@@ -3,7 +3,7 @@ package widen
 import (
 	"context"
 	"math"
-	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -100,13 +100,13 @@ func (o *orderedSum) put(i int, p *columnStats) {
 const rowChunkElems = merge.ChunkElems / 4
 
 // rowChunks splits the task's tensor into chunks of whole rows (of cols
-// elements); step is the length of every chunk but the last.
-func rowChunks(t *merge.Task, cols int) (chunks []merge.Chunk, step int64) {
-	step = int64(max(1, rowChunkElems/cols) * cols)
+// elements).
+func rowChunks(t *merge.Task, cols int) (chunks []merge.Chunk) {
+	step := int64(max(1, rowChunkElems/cols) * cols)
 	for lo := int64(0); lo < t.Len(); lo += step {
 		chunks = append(chunks, merge.Chunk{Index: len(chunks), Lo: lo, Hi: min(lo+step, t.Len())})
 	}
-	return chunks, step
+	return chunks
 }
 
 // blockElems is about how many elements of each input a worker holds at
@@ -135,10 +135,12 @@ type blockBuffers struct {
 	tmp  []float32
 	// raw holds the bit patterns of the base and the models, in the first
 	// halves of the float32 buffers rawStore (nil without raw inputs).
+	// xs16 and xsf are the model slices handed out by readRaw, read and
+	// widen.
 	raw      [][]uint16
 	rawStore [][]float32
 	scratch  []float64
-	xs16     [][]uint16 // views handed out by rawInputs.block
+	xs16     [][]uint16
 	xsf      [][]float32
 }
 
@@ -150,7 +152,9 @@ func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 		b.x[k] = merge.GetFloats(size)
 	}
 	if raw {
-		b.scratch = make([]float64, cols)
+		if n > 2 {
+			b.scratch = make([]float64, cols)
+		}
 		b.raw, b.rawStore = make([][]uint16, n+1), make([][]float32, n+1)
 		for i := range b.raw {
 			b.rawStore[i] = merge.GetFloats((size + 1) / 2)
@@ -202,98 +206,21 @@ func (b *blockBuffers) widen(b16 []uint16, xs [][]uint16) ([]float32, [][]float3
 	return base, b.xsf
 }
 
-// rawCacheBytes is how many stored bytes of a tensor's inputs pass 1 may
-// keep in memory for pass 2 (see rawInputs).
-const rawCacheBytes = 256 << 20
-
-// rawCache is the method's one buffer for keeping the inputs' stored bytes
-// between the two passes of a tensor. Tensors merged at the same time (the
-// engine runs small ones in parallel) take turns: whoever finds it taken
-// reads its inputs twice instead. The buffer lives outside the Go heap
-// where the system allows and is released when the method is collected.
-type rawCache struct {
-	mu     sync.Mutex
-	buf    []byte
-	mapped bool // buf comes from mapCache
-}
-
-// newRawCache returns an empty cache owned by m.
-func newRawCache(m *Method) *rawCache {
-	c := &rawCache{}
-	runtime.AddCleanup(m, func(c *rawCache) { c.free() }, c)
-	return c
-}
-
-// free releases the buffer.
-func (c *rawCache) free() {
-	if c.mapped {
-		unmapCache(c.buf)
-	}
-	c.buf, c.mapped = nil, false
-}
-
-// acquire returns the buffer with at least n bytes, growing it in steps of
-// 32 MiB, or nil (and does not hold it) when n is 0, c is nil or another
-// tensor holds it. Call release when done with a non-nil result.
-func (c *rawCache) acquire(n int64) []byte {
-	if c == nil || n <= 0 || !c.mu.TryLock() {
-		return nil
-	}
-	if int64(len(c.buf)) < n {
-		const grain = 32 << 20
-		size := int((n + grain - 1) / grain * grain)
-		c.free()
-		if c.buf = mapCache(size); c.buf != nil {
-			c.mapped = true
-		} else {
-			c.buf = make([]byte, size)
-		}
-	}
-	return c.buf[:n]
-}
-
-func (c *rawCache) release() { c.mu.Unlock() }
-
-// rawInputs reads the stored bfloat16 values of a 2-D tensor's base and
-// models (raw, base first) in blocks of whole rows for both passes. Pass 1
-// reads the first cached chunks straight into the cache, where pass 2
-// finds them again, so those are read from the files once; the other
-// chunks are read into the worker's block buffers in both passes. Which
-// chunks are cached changes where the bytes come from, never the result.
-type rawInputs struct {
-	raw    []merge.RawReader
-	step   int64 // elements per chunk but the last
-	cache  []byte
-	cached int // chunks [0, cached) live in cache, chunk i at i·len(raw)·2·step bytes
-}
-
-// block returns the bit patterns of elements [lo, hi) (inside chunk c) of
-// the base and every model, reading them from the files when pass1 is set
-// or the chunk is not cached.
-func (r *rawInputs) block(c merge.Chunk, lo, hi int64, pass1 bool, buf *blockBuffers) ([]uint16, [][]uint16, error) {
+// readRaw fills the worker's raw buffers with the bit patterns of elements
+// [lo, hi) of the stored bfloat16 tensors raw (the base, then the models;
+// see rawBF16Inputs) and returns the filled base and model slices.
+func (b *blockBuffers) readRaw(raw []merge.RawReader, lo, hi int64) ([]uint16, [][]uint16, error) {
 	n := int(hi - lo)
-	cached := c.Index < r.cached
-	var b []uint16
-	for i, rd := range r.raw {
-		var v []uint16
-		if cached {
-			off := (int64(c.Index*len(r.raw)+i)*r.step + lo - c.Lo) * 2
-			v = unsafe.Slice((*uint16)(unsafe.Pointer(&r.cache[off])), n)
-		} else {
-			v = buf.raw[i][:n]
+	for i, r := range raw {
+		v := b.raw[i][:n]
+		if err := r.ReadRaw(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), lo); err != nil {
+			return nil, nil, err
 		}
-		if pass1 || !cached {
-			if err := rd.ReadRaw(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 2*n), lo); err != nil {
-				return nil, nil, err
-			}
-		}
-		if i == 0 {
-			b = v
-		} else {
-			buf.xs16[i-1] = v
+		if i > 0 {
+			b.xs16[i-1] = v
 		}
 	}
-	return b, buf.xs16, nil
+	return b.raw[0][:n], b.xs16, nil
 }
 
 // rawBF16Inputs returns the raw readers of the base and the models (in
@@ -316,24 +243,14 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 		return nil
 	}
 	n := len(t.Inputs)
-	chunks, step := rowChunks(t, cols)
-	var in *rawInputs
-	if raw := rawBF16Inputs(t); raw != nil {
-		in = &rawInputs{raw: raw, step: step}
-		perChunk := int64(len(raw)) * 2 * step
-		if k := min(int64(len(chunks)), m.cacheBytes/perChunk); k > 0 {
-			if in.cache = m.cache.acquire(k * perChunk); in.cache != nil {
-				defer m.cache.release()
-				in.cached = int(k)
-			}
-		}
-	}
+	chunks := rowChunks(t, cols)
+	raw := rawBF16Inputs(t)
 	var st *columnStats
 	var err error
 	if tokens {
-		st, err = rowStats(ctx, t, chunks, rows, cols, in)
+		st, err = rowStats(ctx, t, chunks, rows, cols, raw)
 	} else {
-		st, err = columnStatsPass(ctx, t, chunks, cols, in)
+		st, err = columnStatsPass(ctx, t, chunks, cols, raw)
 	}
 	if err != nil {
 		return err
@@ -353,22 +270,22 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	}
 	st = nil
 	w := columnWeights(magPos, dirPos, c, m.Alpha, m.Calibration)
-	return weightedSumPass(ctx, t, chunks, cols, w, tokens, in)
+	return weightedSumPass(ctx, t, chunks, cols, w, tokens, raw)
 }
 
 // columnStatsPass is pass 1 for a linear weight: per-column sums over the
 // rows, in row order within each chunk of whole rows, the chunks' sums
 // added in chunk order.
-func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, in *rawInputs) (*columnStats, error) {
+func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, raw []merge.RawReader) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
 	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
 		p := sum.get()
-		buf := getBlockBuffers(n, cols, in != nil)
+		buf := getBlockBuffers(n, cols, raw != nil)
 		defer buf.release()
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
-			if in != nil {
-				b, xs, err := in.block(c, lo, hi, true, buf)
+			if raw != nil {
+				b, xs, err := buf.readRaw(raw, lo, hi)
 				if err != nil {
 					return err
 				}
@@ -399,17 +316,17 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 
 // rowStats is pass 1 for a token embedding: every statistic belongs to one
 // stored row.
-func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, in *rawInputs) (*columnStats, error) {
+func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, raw []merge.RawReader) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
 	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, in != nil)
+		buf := getBlockBuffers(n, cols, raw != nil)
 		defer buf.release()
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			var b []float32
 			var xs [][]float32
-			if in != nil {
-				b16, xs16, err := in.block(c, lo, hi, true, buf)
+			if raw != nil {
+				b16, xs16, err := buf.readRaw(raw, lo, hi)
 				if err != nil {
 					return err
 				}
@@ -446,10 +363,14 @@ func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, co
 // base), each product rounded to float32 and accumulated in float32 in
 // model order, with w_k[j] per column j (tokens false) or per stored row
 // (tokens true).
-func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, w [][]float32, tokens bool, in *rawInputs) error {
+func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, w [][]float32, tokens bool, raw []merge.RawReader) error {
 	n := len(t.Inputs)
-	return merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, in != nil)
+	// Last chunk first: pass 1 read it last, so its stored bytes are likely
+	// still in the CPU's last-level cache.
+	backward := slices.Clone(chunks)
+	slices.Reverse(backward)
+	return merge.Parallel(ctx, t.Threads(), backward, func(c merge.Chunk) error {
+		buf := getBlockBuffers(n, cols, raw != nil)
 		defer buf.release()
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
@@ -458,8 +379,8 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			out := buf.tmp[:hi-lo]
 			var b []float32
 			var xs [][]float32
-			if in != nil {
-				b16, xs16, err := in.block(c, lo, hi, false, buf)
+			if raw != nil {
+				b16, xs16, err := buf.readRaw(raw, lo, hi)
 				if err != nil {
 					return err
 				}

@@ -88,18 +88,12 @@ type Method struct {
 	Alpha float64
 	// Calibration is the score s given to important columns.
 	Calibration float64
-
-	// cacheBytes bounds the stored bytes of a tensor's inputs kept between
-	// its two passes (0: none, every input is read twice).
-	cacheBytes int64
-	cache      *rawCache
 }
 
 // New returns the WIDEN method for the global parameters alpha and
 // calibration (defaults 1.0 each).
 func New(global merge.Params) (merge.Method, error) {
-	m := &Method{Alpha: global.Float("alpha", 1), Calibration: global.Float("calibration", 1), cacheBytes: rawCacheBytes}
-	m.cache = newRawCache(m)
+	m := &Method{Alpha: global.Float("alpha", 1), Calibration: global.Float("calibration", 1)}
 	if math.IsNaN(m.Alpha) || math.IsInf(m.Alpha, 0) {
 		return nil, fmt.Errorf("alpha %v: want a finite number", m.Alpha)
 	}
