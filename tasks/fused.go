@@ -372,7 +372,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			mu.Unlock()
 			q.above[c.Index] = above[i]
 			if !over {
-				q.inside[c.Index] = append([]uint32(nil), inside[i]...)
+				q.inside[c.Index] = inside[i]
 			}
 		}
 		return nil

@@ -51,7 +51,7 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	if exact {
 		s = n
 	}
-	samples, err := readSample(t, want, s, exact)
+	samples, err := readSample(ctx, t, want, s, exact, m.rawBF16(t))
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -116,10 +116,21 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	} else if err := windowPass(ctx, t, want, qs, nChunks); err != nil {
 		return nil, nil, false, err
 	}
-	for _, q := range qs {
-		if !resolveWindow(q, nChunks) {
-			return nil, nil, false, nil
-		}
+	// The queries' windows are resolved in parallel (one per goroutine).
+	resolved := make([]bool, len(qs))
+	byQuery := make([]merge.Chunk, len(qs))
+	for i := range byQuery {
+		byQuery[i] = merge.Chunk{Index: i}
+	}
+	err = merge.Parallel(ctx, t.Threads(), byQuery, func(c merge.Chunk) error {
+		resolved[c.Index] = resolveWindow(qs[c.Index], nChunks)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if slices.Contains(resolved, false) {
+		return nil, nil, false, nil
 	}
 	bands = make([]band, len(want))
 	chain = newEqChain(nChunks, 2*len(want))
@@ -165,41 +176,88 @@ type rankBounds struct{ lo, hi int64 }
 
 // readSample reads s elements of each wanted model's task vector as |δ| bit
 // patterns: evenly spaced pieces of samplePiece elements, or everything
-// (in order) when exact.
-func readSample(t *merge.Task, want []bool, s int64, exact bool) ([][]uint32, error) {
+// (in order) when exact. Groups of pieces are read in parallel; on bf16
+// tensors (raw not nil) the stored values are read and converted as
+// merge.Source.Read would.
+func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact bool, raw []merge.RawReader) ([][]uint32, error) {
 	n := t.Len()
-	type piece struct{ off, len int64 }
+	type piece struct{ off, len, at int64 }
 	var pieces []piece
+	var total int64
+	add := func(off, l int64) {
+		pieces = append(pieces, piece{off, l, total})
+		total += l
+	}
 	if exact {
 		for off := int64(0); off < n; off += samplePiece {
-			pieces = append(pieces, piece{off, min(samplePiece, n-off)})
+			add(off, min(samplePiece, n-off))
 		}
 	} else {
 		count := s / samplePiece
 		for j := int64(0); j < count; j++ {
-			pieces = append(pieces, piece{j * (n - samplePiece) / max(count-1, 1), samplePiece})
+			add(j*(n-samplePiece)/max(count-1, 1), samplePiece)
 		}
 	}
 	out := make([][]uint32, len(want))
-	base := make([]float32, samplePiece)
-	x := make([]float32, samplePiece)
-	for _, p := range pieces {
-		b := base[:p.len]
-		if err := t.Base.Read(b, p.off); err != nil {
-			return nil, err
+	for k := range want {
+		if want[k] {
+			out[k] = make([]uint32, total)
 		}
-		for k, in := range t.Inputs {
-			if !want[k] {
-				continue
+	}
+	const perGroup = 16 // pieces per parallel item
+	groups := make([]merge.Chunk, (len(pieces)+perGroup-1)/perGroup)
+	for g := range groups {
+		groups[g] = merge.Chunk{Index: g}
+	}
+	err := merge.Parallel(ctx, t.Threads(), groups, func(g merge.Chunk) error {
+		var baseRaw, xRaw *rawBlock
+		var base, x []float32
+		if raw != nil {
+			baseRaw, xRaw = getRawBlock(), getRawBlock()
+			defer putRawBlock(baseRaw)
+			defer putRawBlock(xRaw)
+		} else {
+			base, x = make([]float32, samplePiece), make([]float32, samplePiece)
+		}
+		for _, p := range pieces[g.Index*perGroup : min((g.Index+1)*perGroup, len(pieces))] {
+			var bu []uint16
+			var err error
+			if raw != nil {
+				bu, err = baseRaw.read(raw[0], p.off, int(p.len))
+			} else {
+				err = t.Base.Read(base[:p.len], p.off)
 			}
-			v := x[:p.len]
-			if err := in.Read(v, p.off); err != nil {
-				return nil, err
+			if err != nil {
+				return err
 			}
-			for i := range v {
-				out[k] = append(out[k], absBits(v[i]-b[i]))
+			for k, in := range t.Inputs {
+				if !want[k] {
+					continue
+				}
+				dst := out[k][p.at : p.at+p.len]
+				if raw != nil {
+					xu, err := xRaw.read(raw[k+1], p.off, int(p.len))
+					if err != nil {
+						return err
+					}
+					for i := range dst {
+						dst[i] = absBits(bf16Value(xu[i]) - bf16Value(bu[i]))
+					}
+					continue
+				}
+				v := x[:p.len]
+				if err := in.Read(v, p.off); err != nil {
+					return err
+				}
+				for i := range dst {
+					dst[i] = absBits(v[i] - base[i])
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -270,7 +328,10 @@ func collectWindow(q *windowQuery, c int, v []uint32) {
 }
 
 // resolveWindow finds the answer of a query from its collected window, or
-// reports that the window missed it.
+// reports that the window missed it. It selects without gathering the
+// chunks' values: a histogram of at most 65536 buckets of the window's bit
+// patterns finds the bucket holding the rank, and only that bucket's
+// values (none when a bucket is one bit pattern) are selected exactly.
 func resolveWindow(q *windowQuery, nChunks int) bool {
 	if q.overflow {
 		return false
@@ -284,27 +345,55 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 	if pos < 0 || pos >= size {
 		return false
 	}
-	all := make([]uint32, 0, size)
-	for c := 0; c < nChunks; c++ {
-		all = append(all, q.inside[c]...)
+	lo, span := q.lo, q.hi-q.lo
+	shift := uint(0)
+	for span>>shift >= 1<<16 {
+		shift++
 	}
-	v := nthLargest(all, pos)
+	hist := make([]uint32, span>>shift+1)
+	for c := 0; c < nChunks; c++ {
+		for _, x := range q.inside[c] {
+			hist[(x-lo)>>shift]++
+		}
+	}
+	var cum int64 // elements of the window in buckets above b
+	b := len(hist) - 1
+	for ; b > 0 && pos >= cum+int64(hist[b]); b-- {
+		cum += int64(hist[b])
+	}
+	var v uint32
 	var above, equal int64
-	for _, x := range all {
-		if x > v {
-			above++
-		} else if x == v {
-			equal++
+	if shift == 0 {
+		v, above, equal = lo+uint32(b), cum, int64(hist[b])
+	} else {
+		in := make([]uint32, 0, hist[b])
+		for c := 0; c < nChunks; c++ {
+			for _, x := range q.inside[c] {
+				if (x-lo)>>shift == uint32(b) {
+					in = append(in, x)
+				}
+			}
+		}
+		v = nthLargest(in, pos-cum)
+		above = cum
+		for _, x := range in {
+			if x > v {
+				above++
+			} else if x == v {
+				equal++
+			}
 		}
 	}
 	q.answer = rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
 	q.perChunk = make([]int64, nChunks)
 	for c := 0; c < nChunks; c++ {
+		var e int64
 		for _, x := range q.inside[c] {
 			if x == v {
-				q.perChunk[c]++
+				e++
 			}
 		}
+		q.perChunk[c] = e
 	}
 	q.inside = nil
 	return true
