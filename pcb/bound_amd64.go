@@ -76,3 +76,23 @@ func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
 	deltaBF16AVX2(&tau[0], &sum[0], &model[0], &base[0], nv, first)
 	deltaBF16Generic(tau[nv:], sum[nv:len(tau)], model[nv:len(tau)], base[nv:len(tau)], first)
 }
+
+//go:noescape
+func clipTallyAVX2(m1, m2 *uint8, tau, sum *float32, n int, bands *[4]uint32, acc *[7][8]int32)
+
+// clipTally is clipTallyGeneric, in AVX2 where the CPU has it.
+func clipTally(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) (counts [7]int) {
+	if !useAVX2 || len(tau) == 0 {
+		return clipTallyGeneric(m1, m2, tau, sum, b1, b2)
+	}
+	_, _, _ = m1[len(tau)/8-1], m2[len(tau)/8-1], sum[len(tau)-1]
+	bands := [4]uint32{b1.lo, b1.hi, b2.lo, b2.hi}
+	var acc [7][8]int32
+	clipTallyAVX2(&m1[0], &m2[0], &tau[0], &sum[0], len(tau), &bands, &acc)
+	for i, lanes := range acc {
+		for _, v := range lanes {
+			counts[i] += int(v)
+		}
+	}
+	return counts
+}

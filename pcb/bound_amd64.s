@@ -272,3 +272,83 @@ wloop:
 wdone:
 	VZEROUPPER
 	RET
+
+// func clipTallyAVX2(m1, m2 *uint8, tau, sum *float32, n int, bands *[4]uint32, acc *[7][8]int32)
+//
+// Per 8 entries: the key |τ| (bits) counted against both bands
+// (bands = lo1, hi1, lo2, hi2): below lo, equal to lo, above hi, per lane
+// in acc[0..2] and acc[3..5], with bit t of m1[j]/m2[j] set when the key of
+// entry 8j+t is inside (lo, hi]; acc[6] counts x = τ·sum whose bits are a
+// positive int32.
+TEXT ·clipTallyAVX2(SB), NOSPLIT, $0-56
+	MOVQ m1+0(FP), DI
+	MOVQ m2+8(FP), R9
+	MOVQ tau+16(FP), DX
+	MOVQ sum+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ bands+40(FP), AX
+	MOVQ acc+48(FP), R10
+	VPBROADCASTD 0(AX), Y14  // lo1
+	VPBROADCASTD 4(AX), Y13  // hi1
+	VPBROADCASTD 8(AX), Y12  // lo2
+	VPBROADCASTD 12(AX), Y11 // hi2
+	MOVL $0x7fffffff, BX
+	VMOVD BX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y10, Y10, Y10
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	SHRQ $3, CX
+	JZ   tdone
+
+tloop:
+	VMOVUPS  (DX), Y1
+	VMULPS   (R8), Y1, Y1
+	VPCMPGTD Y10, Y1, Y1
+	VPSUBD   Y1, Y9, Y9
+	VANDPS   (DX), Y15, Y0
+
+	VPCMPGTD  Y0, Y14, Y1
+	VPSUBD    Y1, Y3, Y3
+	VPCMPEQD  Y14, Y0, Y1
+	VPSUBD    Y1, Y4, Y4
+	VPCMPGTD  Y13, Y0, Y2
+	VPSUBD    Y2, Y5, Y5
+	VPCMPGTD  Y14, Y0, Y1
+	VPANDN    Y1, Y2, Y1
+	VMOVMSKPS Y1, BX
+	MOVB      BX, (DI)
+
+	VPCMPGTD  Y0, Y12, Y1
+	VPSUBD    Y1, Y6, Y6
+	VPCMPEQD  Y12, Y0, Y1
+	VPSUBD    Y1, Y7, Y7
+	VPCMPGTD  Y11, Y0, Y2
+	VPSUBD    Y2, Y8, Y8
+	VPCMPGTD  Y12, Y0, Y1
+	VPANDN    Y1, Y2, Y1
+	VMOVMSKPS Y1, BX
+	MOVB      BX, (R9)
+
+	ADDQ $32, DX
+	ADDQ $32, R8
+	INCQ DI
+	INCQ R9
+	DECQ CX
+	JNZ  tloop
+
+tdone:
+	VMOVDQU Y3, 0(R10)
+	VMOVDQU Y4, 32(R10)
+	VMOVDQU Y5, 64(R10)
+	VMOVDQU Y6, 96(R10)
+	VMOVDQU Y7, 128(R10)
+	VMOVDQU Y8, 160(R10)
+	VMOVDQU Y9, 192(R10)
+	VZEROUPPER
+	RET

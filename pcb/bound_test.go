@@ -372,3 +372,34 @@ func TestDenseKernelsMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// TestClipTallyMatchesGeneric: the clip pass's fused count gives the
+// generic counts and masks (bandKeysGeneric twice, countPositiveProducts),
+// with special values and band ends taken from the data.
+func TestClipTallyMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(59, 60))
+	for _, size := range []int{8, 96, 4096} {
+		tau, sum := boundData(r, size, true)
+		key := func() uint32 { return math.Float32bits(tau[r.IntN(size)]) &^ signBit }
+		for range 20 {
+			b1 := keyBand{key(), key()}
+			b2 := keyBand{key(), key()}
+			if b1.lo > b1.hi {
+				b1.lo, b1.hi = b1.hi, b1.lo
+			}
+			if b2.lo > b2.hi { // bands from sorted samples: lo ≤ hi
+				b2.lo, b2.hi = b2.hi, b2.lo
+			}
+			gm1, gm2 := make([]uint8, size/8), make([]uint8, size/8)
+			wm1, wm2 := make([]uint8, size/8), make([]uint8, size/8)
+			got := clipTally(gm1, gm2, tau, sum, b1, b2)
+			want := clipTallyGeneric(wm1, wm2, tau, sum, b1, b2)
+			if got != want || !slices.Equal(gm1, wm1) || !slices.Equal(gm2, wm2) {
+				t.Fatalf("size %d bands %v %v: counts %v, generic %v (or masks differ)", size, b1, b2, got, want)
+			}
+			if want[6] != countPositiveProducts(tau, sum) {
+				t.Fatalf("positive count %d, countPositiveProducts %d", want[6], countPositiveProducts(tau, sum))
+			}
+		}
+	}
+}

@@ -124,19 +124,26 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 		}
 		if !m.pairwise {
 			sumTau(b)
-			for k, tau := range b.tau {
-				nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
-			}
 		}
 		if !usable {
+			for k, tau := range b.tau {
+				if !m.pairwise {
+					nonPositive[k].Add(int64(len(tau) - countPositiveProducts(tau, b.sum)))
+				}
+			}
 			return nil
 		}
-		var masks [blockElems / 8]uint8
+		var masks [2][blockElems / 8]uint8
 		for k, tau := range b.tau {
 			nv := len(tau) &^ 7
+			cnt := clipTally(masks[0][:nv/8], masks[1][:nv/8], tau[:nv], b.sum[:nv], bands[k][0], bands[k][1])
+			if !m.pairwise {
+				pos := cnt[6] + countPositiveProductsGeneric(tau[nv:], b.sum[nv:len(tau)])
+				nonPositive[k].Add(int64(len(tau) - pos))
+			}
 			for j, bd := range bands[k] {
 				t := &tl[k*len(ranks)+j]
-				below, eq, above := bandKeys(masks[:nv/8], tau[:nv], bd)
+				below, eq, above := cnt[3*j], cnt[3*j+1], cnt[3*j+2]
 				inVec := nv - below - eq - above
 				for _, v := range tau[nv:] {
 					key := math.Float32bits(v) &^ signBit
@@ -154,7 +161,7 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 				t.above += int64(above)
 				start := len(t.in)
 				if inVec > 0 {
-					t.in = appendMasked(t.in, masks[:nv/8], tau)
+					t.in = appendMasked(t.in, masks[j][:nv/8], tau)
 				}
 				for _, v := range tau[nv:] {
 					if key := math.Float32bits(v) &^ signBit; key > bd.lo && key <= bd.hi {
@@ -260,4 +267,16 @@ func bandKeysGeneric(mask []uint8, x []float32, bd keyBand) (below, eq, above in
 		mask[j] = mb
 	}
 	return below, eq, above
+}
+
+// clipTallyGeneric is the clip pass's count of one task's block against
+// its two bands: bandKeysGeneric for b1 (counts 0–2: below, equal to lo,
+// above; mask m1) and for b2 (counts 3–5, mask m2), and in count 6 the
+// products τ·sum > 0 as countPositiveProducts counts them; len(tau) is a
+// multiple of 8.
+func clipTallyGeneric(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) (counts [7]int) {
+	counts[0], counts[1], counts[2] = bandKeysGeneric(m1, tau, b1)
+	counts[3], counts[4], counts[5] = bandKeysGeneric(m2, tau, b2)
+	counts[6] = countPositiveProductsGeneric(tau, sum)
+	return counts
 }
