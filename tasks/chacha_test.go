@@ -67,3 +67,11 @@ func BenchmarkTaskRNG(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkChachaIteration(b *testing.B) {
+	s := newChachaStream(rngKey(1, "w", 0, 0))
+	b.SetBytes(1024)
+	for b.Loop() {
+		chachaIteration(s)
+	}
+}
