@@ -56,7 +56,19 @@ func electBF16(out []float32, base []uint16, ms []fusedModel, normalize bool, la
 	if normalize {
 		cfg.normMask = ^uint32(0)
 	}
-	electBF16AVX2(&out[0], &base[0], &args[0], len(ms), nv, &scratch[0], &cfg)
+	if band, bits := electRules(ms); band || bits {
+		var tab [maxFusedModels]electRow
+		for k := range ms {
+			r := &tab[k]
+			r.x, r.bits = args[k].x, args[k].bits
+			for j := range 8 {
+				r.from[j], r.spanX[j], r.scale[j], r.w[j] = args[k].from, args[k].spanX, args[k].scale, args[k].w
+			}
+		}
+		electRulesAVX2(&out[0], &base[0], &tab[0], len(ms), nv, &scratch[0], &cfg, bits)
+	} else {
+		electBF16AVX2(&out[0], &base[0], &args[0], len(ms), nv, &scratch[0], &cfg)
+	}
 	if nv == len(out) {
 		return
 	}
@@ -69,6 +81,43 @@ func electBF16(out []float32, base []uint16, ms []fusedModel, normalize bool, la
 		tail[k] = f
 	}
 	electBF16Generic(out[nv:], base[nv:], tail, normalize, lambda)
+}
+
+// electRow is one model's parameters as electRulesAVX2 reads them: the
+// pointers, then 8-lane rows (offsets 0, 8, 32, 64, 96, 128; 160 bytes).
+type electRow struct {
+	x     *uint16
+	bits  *byte
+	_     [2]uint64
+	from  [8]uint32
+	spanX [8]uint32
+	scale [8]float32
+	w     [8]float32
+}
+
+// electRulesAVX2 is electBF16AVX2 for models that all keep by their band
+// (bits false; their mask bits are ignored) or all by their mask bits
+// (bits true; their bands are ignored), the two cases of the blocked
+// passes (ties outside a tie boundary block; dare and ties' boundary
+// blocks).
+//
+//go:noescape
+func electRulesAVX2(out *float32, base *uint16, tab *electRow, k, n int, scratch *float32, cfg *electCfg, bits bool)
+
+// electRules reports whether every model of ms keeps by its band alone
+// (no mask bits) or by its mask bits alone (a band keeping everything).
+func electRules(ms []fusedModel) (band, bits bool) {
+	band, bits = true, true
+	for k := range ms {
+		f := &ms[k]
+		if f.bits != nil {
+			band = false
+		}
+		if f.from != 0 || f.span != 0x7fffffff {
+			bits = false
+		}
+	}
+	return band, bits && !band
 }
 
 // windowBF16AVX2 is windowBF16Generic over n entries (n a multiple of 8);

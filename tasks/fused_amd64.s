@@ -974,3 +974,132 @@ TEXT ·chachaBlocks8AVX2(SB), NOSPLIT, $0-28
 	VZEROUPPER
 	RET
 
+
+// func electRulesAVX2(out *float32, base *uint16, tab *electRow, k, n int, scratch *float32, cfg *electCfg, bits bool)
+//
+// electBF16AVX2 for models that all keep by one rule: with bits false
+// every model keeps a band of |δ| bit patterns (no mask bits), with bits
+// true every model keeps by its mask bits (band: everything). Each model's
+// parameters are 8-lane rows of tab, read as memory operands, so nothing
+// is broadcast inside the loop; the sign test of the election is one
+// unsigned comparison: with u = v XOR (elected sign), v agrees, is
+// non-zero and not NaN iff u − 1 < 0x7f800000 (unsigned).
+TEXT ·electRulesAVX2(SB), NOSPLIT, $0-57
+	MOVQ out+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ tab+16(FP), R8
+	MOVQ k+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ scratch+40(FP), R12
+	MOVQ cfg+48(FP), DX
+	MOVBLZX bits+56(FP), R14
+	VPCMPEQD     Y7, Y7, Y7     // −1
+	VPSRLD       $1, Y7, Y15    // 0x7fffffff
+	VPSLLD       $31, Y7, Y14   // 0x80000000
+	VMOVDQU      bitpat<>(SB), Y13
+	VPXOR        Y12, Y12, Y12  // 0
+	MOVL         $0x3f800000, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11       // 1.0
+	VBROADCASTSS 4(DX), Y10     // lambda
+	VPBROADCASTD 0(DX), Y9      // normalize mask
+	MOVL         $0x7f7fffff, AX
+	VMOVD        AX, X8
+	VPBROADCASTD X8, Y8         // largest u − 1 kept
+	XORQ         BX, BX
+	TESTQ        CX, CX
+	JZ           rdone
+
+rloop:
+	VPMOVZXWD (SI)(BX*2), Y0
+	VPSLLD    $16, Y0, Y0 // b
+	VXORPS    Y1, Y1, Y1  // Σ v
+	MOVQ      R8, R10
+	MOVQ      R9, R11
+	MOVQ      R12, R13
+	MOVQ      BX, DX
+	SHRQ      $3, DX      // mask byte
+	TESTQ     R14, R14
+	JNZ       rbits
+
+rband:
+	MOVQ      0(R10), AX
+	VPMOVZXWD (AX)(BX*2), Y2
+	VPSLLD    $16, Y2, Y2
+	VSUBPS    Y0, Y2, Y2    // δ = x − b
+	VPAND     Y15, Y2, Y3   // |δ|
+	VPSUBD    32(R10), Y3, Y3
+	VPXOR     Y14, Y3, Y3
+	VPCMPGTD  64(R10), Y3, Y3 // outside the band
+	VMULPS    96(R10), Y2, Y2  // δ·scale
+	VMULPS    128(R10), Y2, Y2 // ·w
+	VPANDN    Y2, Y3, Y2       // v
+	VMOVUPS   Y2, (R13)
+	VADDPS    Y2, Y1, Y1
+	ADDQ      $160, R10
+	ADDQ      $32, R13
+	DECQ      R11
+	JNZ       rband
+	JMP       relect
+
+rbits:
+	MOVQ         0(R10), AX
+	VPMOVZXWD    (AX)(BX*2), Y2
+	VPSLLD       $16, Y2, Y2
+	VSUBPS       Y0, Y2, Y2    // δ = x − b
+	MOVQ         8(R10), AX
+	MOVBLZX      (AX)(DX*1), AX
+	VMOVD        AX, X3
+	VPBROADCASTD X3, Y3
+	VPAND        Y13, Y3, Y3
+	VPCMPEQD     Y13, Y3, Y3   // mask bit set
+	VMULPS       96(R10), Y2, Y2  // δ·scale
+	VMULPS       128(R10), Y2, Y2 // ·w
+	VPAND        Y3, Y2, Y2       // v
+	VMOVUPS      Y2, (R13)
+	VADDPS       Y2, Y1, Y1
+	ADDQ         $160, R10
+	ADDQ         $32, R13
+	DECQ         R11
+	JNZ          rbits
+
+relect:
+	VCMPPS $0x19, Y12, Y1, Y6 // neg = Σ NGE_UQ 0
+	VPSLLD $31, Y6, Y6        // the elected sign bit
+	VXORPS Y1, Y1, Y1         // m
+	VXORPS Y5, Y5, Y5         // dv
+	MOVQ   R8, R10
+	MOVQ   R9, R11
+	MOVQ   R12, R13
+
+rsel:
+	VMOVUPS  (R13), Y2
+	VPXOR    Y6, Y2, Y3
+	VPADDD   Y7, Y3, Y3
+	VPMINUD  Y8, Y3, Y4
+	VPCMPEQD Y4, Y3, Y3 // agrees, non-zero, not NaN
+	VPAND    Y3, Y2, Y2
+	VADDPS   Y2, Y1, Y1
+	VPAND    128(R10), Y3, Y3
+	VADDPS   Y3, Y5, Y5
+	ADDQ     $160, R10
+	ADDQ     $32, R13
+	DECQ     R11
+	JNZ      rsel
+
+	VCMPPS  $0, Y12, Y5, Y2 // dv == 0
+	VPANDN  Y9, Y2, Y3      // divide by dv
+	VPAND   Y3, Y5, Y4
+	VPANDN  Y11, Y3, Y2
+	VPOR    Y2, Y4, Y4      // divisor
+	VDIVPS  Y4, Y1, Y1
+	VMULPS  Y10, Y1, Y1
+	VADDPS  Y1, Y0, Y1      // b + mixed
+	VMOVUPS Y1, (DI)(BX*4)
+	ADDQ    $8, BX
+	CMPQ    BX, CX
+	JB      rloop
+
+rdone:
+	VZEROUPPER
+	RET

@@ -79,27 +79,48 @@ func TestKernelsMatchGeneric(t *testing.T) {
 				bits[k][i] = byte(r.Uint32())
 			}
 		}
-		for _, K := range []int{1, 2, 3, 5} {
-			for _, normalize := range []bool{false, true} {
-				for _, lambda := range []float32{1, 0.7} {
-					ms := make([]fusedModel, K)
-					for k := range ms {
-						ms[k] = fusedModel{x: xs[k], from: 0, span: 0x7fffffff, scale: 1, w: float32(r.NormFloat64())}
-						if k%2 == 1 {
-							ms[k].bits = bits[k]
-							ms[k].scale = 1.7
+		// Rules: mixed (band or bits by model), every model by a band, every
+		// model by mask bits (the kernels differ).
+		for _, rule := range []string{"mixed", "band", "bits"} {
+			for _, K := range []int{1, 2, 3, 5} {
+				for _, normalize := range []bool{false, true} {
+					for _, lambda := range []float32{1, 0.7} {
+						ms := make([]fusedModel, K)
+						for k := range ms {
+							ms[k] = fusedModel{x: xs[k], from: 0, span: 0x7fffffff, scale: 1, w: float32(r.NormFloat64())}
+							switch rule {
+							case "mixed":
+								if k%2 == 1 {
+									ms[k].bits = bits[k]
+									ms[k].scale = 1.7
+								}
+								if k == 2 {
+									ms[k].from, ms[k].span = 0x3b000000, 0x7f800000-0x3b000000
+								}
+							case "band":
+								ms[k].scale = 0.9 + 0.1*float32(k)
+								switch k % 3 {
+								case 1:
+									ms[k].from, ms[k].span = 0x3b000000, 0x7f800000-0x3b000000
+								case 2:
+									ms[k].from, ms[k].span = 0x3b800000, 0x00800000
+								}
+							case "bits":
+								ms[k].bits = bits[k]
+								ms[k].scale = 1 + 0.3*float32(k)
+								if k == 3 {
+									ms[k].bits = nil
+								}
+							}
 						}
-						if k == 2 {
-							ms[k].from, ms[k].span = 0x3b000000, 0x7f800000-0x3b000000
-						}
-					}
-					got := make([]float32, n)
-					want := make([]float32, n)
-					electBF16(got, base, ms, normalize, lambda)
-					electBF16Generic(want, base, ms, normalize, lambda)
-					for i := range got {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("electBF16 n=%d K=%d normalize=%v lambda=%v: entry %d: %x, generic %x", n, K, normalize, lambda, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+						got := make([]float32, n)
+						want := make([]float32, n)
+						electBF16(got, base, ms, normalize, lambda)
+						electBF16Generic(want, base, ms, normalize, lambda)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("electBF16 %s n=%d K=%d normalize=%v lambda=%v: entry %d: %x, generic %x", rule, n, K, normalize, lambda, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+							}
 						}
 					}
 				}
@@ -218,6 +239,34 @@ func TestBlockedBF16MatchesFloat32(t *testing.T) {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("entry %d: blocked %v (%x), float32 path %v (%x)", i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkElectBF16 runs the merge kernel on one block of three models,
+// kept by bands (ties) or by mask bits (dare_ties).
+func BenchmarkElectBF16(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := randomBF16(r, fusedBlock, nil, false)
+	out := make([]float32, fusedBlock)
+	for _, rule := range []string{"band", "bits"} {
+		ms := make([]fusedModel, 3)
+		for k := range ms {
+			ms[k] = fusedModel{x: randomBF16(r, fusedBlock, base, false), from: 0, span: 0x7fffffff, scale: 1, w: 0.5}
+			if rule == "band" {
+				ms[k].from, ms[k].span = 0x3b000000, 0x7f800000-0x3b000000
+			} else {
+				ms[k].bits = make([]byte, fusedBlock/8)
+				for i := range ms[k].bits {
+					ms[k].bits[i] = byte(r.Uint32())
+				}
+			}
+		}
+		b.Run(rule, func(b *testing.B) {
+			b.SetBytes(2 * 4 * fusedBlock)
+			for b.Loop() {
+				electBF16(out, base, ms, true, 1)
 			}
 		})
 	}
