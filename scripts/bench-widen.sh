@@ -24,8 +24,11 @@
 #
 # What is read: WIDEN reads every input (base + experts) twice — pass 1
 # accumulates the per-column statistics (norms and dot products), pass 2
-# writes the weighted sum — and writes one model. `cat` reads every input
-# once, so the floor for gomerge is about 2× cat plus the output write.
+# writes the weighted sum — and writes one model. For bfloat16 inputs the
+# files of each tensor are mapped, so both passes read the page cache in
+# place (no copy; the mapped pages count in the peak RSS); `cat` copies
+# every input once. The output write (to tmpfs here) is the largest fixed
+# cost besides the two sweeps.
 set -euo pipefail
 
 PARAMS=${PARAMS:-1e9}
@@ -63,6 +66,7 @@ for m in "${models[@]}"; do files+=("$m"/*.safetensors); done
 bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
 echo "inputs: ${#files[@]} files, $((bytes / 1024 / 1024)) MiB"
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 # Warm the page cache (twice: the second run shows it is warm).
 cat "${files[@]}" >/dev/null
 cat "${files[@]}" >/dev/null

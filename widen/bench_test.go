@@ -155,3 +155,37 @@ func BenchmarkColumnStatsFusedBF16(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkColumnStatsStreamingBF16(b *testing.B) {
+	// Pass 1 over a tensor too large for the CPU caches (as read in place
+	// from mapped files): a base and two models of 16 Mi elements each.
+	const m, total = 2, 16 << 20
+	for _, cols := range []int{2048, 5504} {
+		rows := total / cols
+		rng := rand.New(rand.NewPCG(2, 2))
+		in := make([][]uint16, 1+m)
+		for i := range in {
+			in[i] = make([]uint16, rows*cols)
+			blk := randomBF16(rng, 1<<16)
+			for o := 0; o < len(in[i]); o += len(blk) {
+				copy(in[i][o:], blk)
+			}
+		}
+		st := newColumnStats(m, cols)
+		scratch := make([]float64, cols)
+		step := max(1, blockElems/cols) * cols
+		xs := make([][]uint16, m)
+		b.Run(fmt.Sprintf("cols=%d", cols), func(b *testing.B) {
+			b.SetBytes((1 + m) * 2 * int64(rows*cols))
+			reportThreadCPU(b, func() {
+				for lo := 0; lo < rows*cols; lo += step {
+					hi := min(lo+step, rows*cols)
+					for k := range xs {
+						xs[k] = in[1+k][lo:hi]
+					}
+					addColumnStatsBF16(st.ss0(), st.ssv, st.dotv, in[0][lo:hi], xs, scratch)
+				}
+			})
+		})
+	}
+}

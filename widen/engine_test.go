@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/evaluate"
@@ -451,8 +452,8 @@ func specialBF16Family(rng *rand.Rand, rows, cols, m int) [][]float32 {
 }
 
 func TestRawPathsMatchFloat32(t *testing.T) {
-	// Merging bfloat16 files through the raw paths (stored bit patterns
-	// read block by block, fused kernels) must give the bits of merging the same values handed over as
+	// Merging bfloat16 files through the raw paths (stored bit patterns,
+	// mapped or read block by block, fused kernels) must give the bits of merging the same values handed over as
 	// float32, for linear weights with an odd column count and for token
 	// embeddings, over several chunks, with 1 to 4 models and special
 	// values.
@@ -493,11 +494,12 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				fileSrcs = append(fileSrcs, src)
 				floatSrcs = append(floatSrcs, &merge.SliceSource{Data: v, Dims: shape})
 			}
-			run := func(srcs []merge.Source, raw bool) []float32 {
+			run := func(srcs []merge.Source, raw, readOnly bool) []float32 {
 				meth, err := New(merge.Params{"alpha": 1.0, "calibration": 0.7})
 				if err != nil {
 					t.Fatal(err)
 				}
+				meth.(*Method).readOnly = readOnly
 				task := &merge.Task{Name: tc.name, Shape: shape, Base: srcs[0], Inputs: srcs[1:], Model: make([]merge.Params, m)}
 				if (rawBF16Inputs(task) != nil) != raw {
 					t.Fatalf("%s: raw path taken %v, want %v", tc.name, !raw, raw)
@@ -509,12 +511,56 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				}
 				return sink.Data
 			}
-			got, want := run(fileSrcs, true), run(floatSrcs, false)
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s models=%d element %d: raw %v, float32 %v", tc.name, m, i, got[i], want[i])
+			want := run(floatSrcs, false, false)
+			for _, readOnly := range []bool{false, true} {
+				got := run(fileSrcs, true, readOnly)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s models=%d read only %v, element %d: raw %v, float32 %v", tc.name, m, readOnly, i, got[i], want[i])
+					}
 				}
 			}
 		}
 	}
+}
+
+func TestMappedFileTruncatedIsAnError(t *testing.T) {
+	// A mapped input file that shrinks while the passes read it must give
+	// an error naming the tensor, not a crash (SIGBUS).
+	dir := t.TempDir()
+	const name = "model.layers.0.mlp.up_proj.weight"
+	rows, cols := 512, 512
+	shape := []int64{int64(rows), int64(cols)}
+	rng := rand.New(rand.NewPCG(41, 41))
+	vals := specialBF16Family(rng, rows, cols, 2)
+	task := &merge.Task{Name: name, Shape: shape, Model: make([]merge.Params, 2)}
+	var paths []string
+	for k, v := range vals {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", k))
+		writeCheckpoint(t, p, formats.BF16, []namedTensor{{name, shape, v}}, 0)
+		paths = append(paths, p)
+		tensor, _ := openModel(t, p).Tensor(name)
+		src, err := merge.NewSource(tensor, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 0 {
+			task.Base = src
+		} else {
+			task.Inputs = append(task.Inputs, src)
+		}
+	}
+	in := newRawInputs(task, true)
+	if in == nil || in.mapped == nil {
+		t.Skip("files cannot be mapped here")
+	}
+	defer in.close()
+	if err := os.Truncate(paths[1], 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, err := columnStatsPass(context.Background(), task, rowChunks(task, cols), cols, in)
+	if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), paths[1]) {
+		t.Fatalf("got error %v, want one naming %q and %s", err, name, paths[1])
+	}
+	t.Log(err)
 }

@@ -2,7 +2,9 @@ package widen
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"unsafe"
@@ -223,6 +225,102 @@ func (b *blockBuffers) readRaw(raw []merge.RawReader, lo, hi int64) ([]uint16, [
 	return b.raw[0][:n], b.xs16, nil
 }
 
+// rawInputs are the stored bfloat16 tensors of a 2-D task's base and
+// models (in that order), either mapped into memory, so that both passes
+// read the page cache in place, or, when a file cannot be mapped, read
+// block by block into the workers' buffers. Both give the same bits.
+type rawInputs struct {
+	readers []merge.RawReader
+	mapped  [][]uint16 // nil unless every input is mapped
+	maps    [][]byte
+}
+
+// newRawInputs returns the raw inputs of t, mapped if mapFiles is set and
+// every file allows it, or nil when the passes must read float32 through
+// the sources (see rawBF16Inputs). Call close when done.
+func newRawInputs(t *merge.Task, mapFiles bool) *rawInputs {
+	raw := rawBF16Inputs(t)
+	if raw == nil {
+		return nil
+	}
+	in := &rawInputs{readers: raw}
+	if !mapFiles {
+		return in
+	}
+	for _, r := range raw {
+		elems, m := mapTensor(r)
+		if elems == nil || int64(len(elems)) != t.Len() {
+			if m != nil {
+				unmapTensor(m)
+			}
+			in.close()
+			return &rawInputs{readers: raw}
+		}
+		in.mapped, in.maps = append(in.mapped, elems), append(in.maps, m)
+	}
+	return in
+}
+
+// fileAt names the mapped file holding address addr, or "input" if none
+// does.
+func (in *rawInputs) fileAt(addr uintptr) string {
+	for i, m := range in.maps {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+		if addr >= lo && addr < lo+uintptr(len(m)) {
+			if ts, ok := in.readers[i].(*merge.TensorSource); ok {
+				return ts.T.File
+			}
+		}
+	}
+	return "input"
+}
+
+// close releases the mappings.
+func (in *rawInputs) close() {
+	if in == nil {
+		return
+	}
+	for _, m := range in.maps {
+		unmapTensor(m)
+	}
+	in.mapped, in.maps = nil, nil
+}
+
+// block returns the bit patterns of elements [lo, hi) of the base and the
+// models: views of the mappings, or read into buf.
+func (in *rawInputs) block(buf *blockBuffers, lo, hi int64) ([]uint16, [][]uint16, error) {
+	if in.mapped == nil {
+		return buf.readRaw(in.readers, lo, hi)
+	}
+	for k := range buf.xs16 {
+		buf.xs16[k] = in.mapped[1+k][lo:hi]
+	}
+	return in.mapped[0][lo:hi], buf.xs16, nil
+}
+
+// guard returns fn, run so that a fault on mapped memory (the file was
+// truncated while mapped) becomes an error naming the tensor instead of a
+// crash.
+func (in *rawInputs) guard(t *merge.Task, fn func(c merge.Chunk) error) func(c merge.Chunk) error {
+	if in == nil || in.mapped == nil {
+		return fn
+	}
+	return func(c merge.Chunk) (err error) {
+		old := debug.SetPanicOnFault(true)
+		defer func() {
+			debug.SetPanicOnFault(old)
+			if r := recover(); r != nil {
+				f, ok := r.(interface{ Addr() uintptr })
+				if !ok {
+					panic(r)
+				}
+				err = fmt.Errorf("%s: tensor %q: file changed or truncated while mapped (fault at %#x)", in.fileAt(f.Addr()), t.Name, f.Addr())
+			}
+		}()
+		return fn(c)
+	}
+}
+
 // rawBF16Inputs returns the raw readers of the base and the models (in
 // that order) when the passes can run on their bit patterns directly:
 // every source reads a whole (uncropped) bfloat16 tensor and the CPU has
@@ -244,13 +342,14 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	}
 	n := len(t.Inputs)
 	chunks := rowChunks(t, cols)
-	raw := rawBF16Inputs(t)
+	in := newRawInputs(t, !m.readOnly)
+	defer in.close()
 	var st *columnStats
 	var err error
 	if tokens {
-		st, err = rowStats(ctx, t, chunks, rows, cols, raw)
+		st, err = rowStats(ctx, t, chunks, rows, cols, in)
 	} else {
-		st, err = columnStatsPass(ctx, t, chunks, cols, raw)
+		st, err = columnStatsPass(ctx, t, chunks, cols, in)
 	}
 	if err != nil {
 		return err
@@ -270,22 +369,22 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	}
 	st = nil
 	w := columnWeights(magPos, dirPos, c, m.Alpha, m.Calibration)
-	return weightedSumPass(ctx, t, chunks, cols, w, tokens, raw)
+	return weightedSumPass(ctx, t, chunks, cols, w, tokens, in)
 }
 
 // columnStatsPass is pass 1 for a linear weight: per-column sums over the
 // rows, in row order within each chunk of whole rows, the chunks' sums
 // added in chunk order.
-func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, raw []merge.RawReader) (*columnStats, error) {
+func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
-	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
+	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
 		p := sum.get()
-		buf := getBlockBuffers(n, cols, raw != nil)
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
-			if raw != nil {
-				b, xs, err := buf.readRaw(raw, lo, hi)
+			if in != nil {
+				b, xs, err := in.block(buf, lo, hi)
 				if err != nil {
 					return err
 				}
@@ -307,7 +406,7 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 		}
 		sum.put(c.Index, p)
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -316,17 +415,17 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 
 // rowStats is pass 1 for a token embedding: every statistic belongs to one
 // stored row.
-func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, raw []merge.RawReader) (*columnStats, error) {
+func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
-	err := merge.Parallel(ctx, t.Threads(), chunks, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, raw != nil)
+	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			var b []float32
 			var xs [][]float32
-			if raw != nil {
-				b16, xs16, err := buf.readRaw(raw, lo, hi)
+			if in != nil {
+				b16, xs16, err := in.block(buf, lo, hi)
 				if err != nil {
 					return err
 				}
@@ -352,7 +451,7 @@ func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, co
 			}
 			return nil
 		})
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -363,14 +462,14 @@ func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, co
 // base), each product rounded to float32 and accumulated in float32 in
 // model order, with w_k[j] per column j (tokens false) or per stored row
 // (tokens true).
-func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, w [][]float32, tokens bool, raw []merge.RawReader) error {
+func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, w [][]float32, tokens bool, in *rawInputs) error {
 	n := len(t.Inputs)
 	// Last chunk first: pass 1 read it last, so its stored bytes are likely
 	// still in the CPU's last-level cache.
 	backward := slices.Clone(chunks)
 	slices.Reverse(backward)
-	return merge.Parallel(ctx, t.Threads(), backward, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, raw != nil)
+	return merge.Parallel(ctx, t.Threads(), backward, in.guard(t, func(c merge.Chunk) error {
+		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
@@ -379,8 +478,8 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			out := buf.tmp[:hi-lo]
 			var b []float32
 			var xs [][]float32
-			if raw != nil {
-				b16, xs16, err := buf.readRaw(raw, lo, hi)
+			if in != nil {
+				b16, xs16, err := in.block(buf, lo, hi)
 				if err != nil {
 					return err
 				}
@@ -415,7 +514,7 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			}
 			return t.Out.Write(out, lo)
 		})
-	})
+	}))
 }
 
 // weightedRowSum sets out = b + Σ_k float32(w[k][row]·(x[k] − b)) for one
