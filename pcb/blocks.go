@@ -25,13 +25,14 @@ type blockFunc func(it item, off int64, b *buffers) error
 type pieceFunc func(it item, off int64, n int, b *buffers) error
 
 // forBlocks reads every chunk of the group and calls fn with the task
-// vectors τ_k = model_k − base of each block (b.base, b.tau set; b.sum is
-// not), then piece, if non-nil, after each piece; chunks on up to g.threads
+// vectors τ_k = model_k − base of each block (b.tau set, b.base with the
+// block's length, holding the base's values only when withBase), then
+// piece, if non-nil, after each piece; chunks on up to g.threads
 // goroutines. Tensors whose inputs all store bf16 are read as stored bytes
 // in small pieces (rawPiece) and widened block by block; others through
 // float32 pieces (forEach). Both give the same τ bit for bit: bf16 widens
 // exactly to float32 and the subtraction is the same.
-func (g *group) forBlocks(ctx context.Context, fn blockFunc, piece pieceFunc) error {
+func (g *group) forBlocks(ctx context.Context, withBase bool, fn blockFunc, piece pieceFunc) error {
 	if g.noRaw {
 		return g.forEachBlocks(ctx, fn, piece)
 	}
@@ -48,7 +49,7 @@ func (g *group) forBlocks(ctx context.Context, fn blockFunc, piece pieceFunc) er
 		if g.rawItems != nil {
 			g.rawItems.Add(1)
 		}
-		return g.forItemBF16(it, srcs, fn, piece)
+		return g.forItemBF16(it, srcs, withBase, fn, piece)
 	})
 }
 
@@ -84,8 +85,8 @@ func (g *group) forItemFloat(it item, fn blockFunc, piece pieceFunc) error {
 }
 
 // forItemBF16 runs fn and piece over one item whose base and models are
-// read as stored bf16 (srcs: base first).
-func (g *group) forItemBF16(it item, srcs []merge.RawReader, fn blockFunc, piece pieceFunc) error {
+// read as stored bf16 (srcs: base first); see forBlocks.
+func (g *group) forItemBF16(it item, srcs []merge.RawReader, withBase bool, fn blockFunc, piece pieceFunc) error {
 	t := it.t
 	b := g.getScratch()
 	defer g.scratch.Put(b)
@@ -106,7 +107,9 @@ func (g *group) forItemBF16(it item, srcs []merge.RawReader, fn blockFunc, piece
 			size := hi - lo
 			b.setLen(size)
 			b.base = b.ownBase[:size]
-			simd.BF16ToF32(b.base, b.raw16[0][lo:hi])
+			if withBase {
+				simd.BF16ToF32(b.base, b.raw16[0][lo:hi])
+			}
 			for k := range b.tau {
 				b.tau[k] = b.ownTau[k][:size]
 				deltaBF16(b.tau[k], b.sum, b.raw16[k+1][lo:hi], b.raw16[0][lo:hi], k == 0)

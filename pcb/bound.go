@@ -159,21 +159,30 @@ func cvtt(z float32) int32 {
 
 // boundCompactGeneric classifies the entries of tau (with sum) by
 // boundEntry and writes the positions, x and τ of those that need their
-// exact score densely into idx, dx and dtau; it returns how many, how many
-// are certainly above the ceiling, and whether some x is a NaN or an
-// infinity.
-func boundCompactGeneric(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+// exact score densely into idx, dx and dtau, and sets bit t of in[j] when
+// entry 8j+t is kept or certainly above (x > 0, not below the floor); it
+// returns how many are kept, how many are certainly above the ceiling,
+// and whether some x is a NaN or an infinity. len(tau) is a multiple of 8.
+func boundCompactGeneric(idx []int32, dx, dtau, tau, sum []float32, p *boundParams, in []uint8) (count, above int, bad bool) {
 	sum = sum[:len(tau)]
-	for i := range tau {
-		x, keep, ab, bd := boundEntry(tau[i], sum[i], p)
-		if keep {
-			idx[count], dx[count], dtau[count] = int32(i), x, tau[i]
-			count++
+	for j := range len(tau) / 8 {
+		var mb uint8
+		for t := range 8 {
+			i := 8*j + t
+			x, keep, ab, bd := boundEntry(tau[i], sum[i], p)
+			if keep {
+				idx[count], dx[count], dtau[count] = int32(i), x, tau[i]
+				count++
+			}
+			if ab {
+				above++
+			}
+			if keep || ab {
+				mb |= 1 << t
+			}
+			bad = bad || bd
 		}
-		if ab {
-			above++
-		}
-		bad = bad || bd
+		in[j] = mb
 	}
 	return count, above, bad
 }

@@ -6,15 +6,15 @@ package pcb
 // 8; idx and dx need room for n values.
 //
 //go:noescape
-func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
+func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32, in *uint8) (count, above int, bad bool)
 
 // boundCompact is boundCompactGeneric, in AVX2 where the CPU has it.
-func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
+func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams, in []uint8) (count, above int, bad bool) {
 	if !useAVX2 || len(tau) == 0 {
-		return boundCompactGeneric(idx, dx, dtau, tau, sum, p)
+		return boundCompactGeneric(idx, dx, dtau, tau, sum, p, in)
 	}
-	_, _, _, _ = idx[len(tau)-1], dx[len(tau)-1], dtau[len(tau)-1], sum[len(tau)-1]
-	return boundCompactAVX2(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], len(tau), &p.v, compressPerm)
+	_, _, _, _, _ = idx[len(tau)-1], dx[len(tau)-1], dtau[len(tau)-1], sum[len(tau)-1], in[len(tau)/8-1]
+	return boundCompactAVX2(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], len(tau), &p.v, compressPerm, &in[0])
 }
 
 //go:noescape

@@ -2,15 +2,16 @@
 
 #include "textflag.h"
 
-// func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32) (count, above int, bad bool)
+// func boundCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, n int, v *boundVecs, perm *[256][8]int32, in *uint8) (count, above int, bad bool)
 //
 // boundMaskAVX2 with the kept entries written densely, as compressAVX2
 // does: per 8 entries, the permutation of the kept lanes to the front is
 // applied to x, τ and the positions (v.iota, advanced by 8), all 8 lanes
 // are stored at the output count, which then advances by the number kept.
-// x itself is not stored. Constants not held in registers are read as
-// vectors from v.
-TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-81
+// x itself is not stored; in[j] gets the bits of the entries of group j
+// with x > 0 and s ≥ tfloor (kept or certainly above). Constants not held
+// in registers are read as vectors from v.
+TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-89
 	MOVQ idx+0(FP), DI
 	MOVQ dx+8(FP), SI
 	MOVQ dtau+16(FP), R13
@@ -19,6 +20,7 @@ TEXT ·boundCompactAVX2(SB), NOSPLIT, $0-81
 	MOVQ n+40(FP), CX
 	MOVQ v+48(FP), AX
 	MOVQ perm+56(FP), R10
+	MOVQ in+64(FP), R15
 	VMOVUPS 0(AX), Y9    // lo
 	VMOVUPS 32(AX), Y10  // hi
 	VMOVUPS 64(AX), Y11  // inv
@@ -52,6 +54,9 @@ cloop:
 	VPCMPGTD Y3, Y1, Y3
 	VPCMPGTD Y0, Y15, Y4
 	VPANDN   Y3, Y4, Y3
+	VMOVMSKPS Y3, BX
+	MOVB     BX, (R15)
+	INCQ     R15
 
 	VPCMPGTD 224(AX), Y0, Y5
 	VMOVDQU  256(AX), Y6
@@ -95,9 +100,9 @@ cloop:
 cdone:
 	VMOVMSKPS Y7, BX
 	TESTL     BX, BX
-	SETNE     bad+80(FP)
-	MOVQ      R12, count+64(FP)
-	MOVQ      R9, above+72(FP)
+	SETNE     bad+88(FP)
+	MOVQ      R12, count+72(FP)
+	MOVQ      R9, above+80(FP)
 	VZEROUPPER
 	RET
 

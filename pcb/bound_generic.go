@@ -3,8 +3,8 @@
 package pcb
 
 // boundCompact is boundCompactGeneric (no assembly on this platform).
-func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams) (count, above int, bad bool) {
-	return boundCompactGeneric(idx, dx, dtau, tau, sum, p)
+func boundCompact(idx []int32, dx, dtau, tau, sum []float32, p *boundParams, in []uint8) (count, above int, bad bool) {
+	return boundCompactGeneric(idx, dx, dtau, tau, sum, p, in)
 }
 
 // minMaxDense is minMax (no assembly on this platform).

@@ -51,15 +51,16 @@ func TestBoundCompactMatchesGeneric(t *testing.T) {
 						gi, wi := make([]int32, size), make([]int32, size)
 						gx, wx := make([]float32, size), make([]float32, size)
 						gt, wt := make([]float32, size), make([]float32, size)
-						gc, ga, gb := boundCompact(gi, gx, gt, tau, sum, p)
-						wc, wa, wb := boundCompactGeneric(wi, wx, wt, tau, sum, p)
+						gin, win := make([]uint8, size/8), make([]uint8, size/8)
+						gc, ga, gb := boundCompact(gi, gx, gt, tau, sum, p, gin)
+						wc, wa, wb := boundCompactGeneric(wi, wx, wt, tau, sum, p, win)
 						if gb != wb {
 							t.Fatalf("size %d %+v n=%d %v: bad %v, generic %v", size, st, n, th, gb, wb)
 						}
 						if wb {
 							continue
 						}
-						if gc != wc || ga != wa {
+						if gc != wc || ga != wa || !slices.Equal(gin, win) {
 							t.Fatalf("size %d %+v n=%d %v: count %d above %d, generic %d %d", size, st, n, th, gc, ga, wc, wa)
 						}
 						for j := range wc {
@@ -244,9 +245,10 @@ func BenchmarkBoundCompact(b *testing.B) {
 	p := newBoundParams(boundStats[0], 3)
 	p.setThresholds(2e-5, 3e-5, 1e-3)
 	idx, dx, dtau := make([]int32, blockElems), make([]float32, blockElems), make([]float32, blockElems)
+	in := make([]uint8, blockElems/8)
 	b.SetBytes(8 * blockElems)
 	for b.Loop() {
-		boundCompact(idx, dx, dtau, tau, sum, p)
+		boundCompact(idx, dx, dtau, tau, sum, p, in)
 	}
 }
 

@@ -116,7 +116,7 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 	}
 	tallies := make([][]bandTally, len(g.items)) // per item: task-major, band-minor
 	var kept atomic.Int64
-	err := g.forBlocks(ctx, func(it item, _ int64, b *buffers) error {
+	err := g.forBlocks(ctx, false, func(it item, _ int64, b *buffers) error {
 		tl := tallies[it.idx]
 		if tl == nil && usable {
 			tl = make([]bandTally, n*len(ranks))

@@ -1,7 +1,9 @@
 package pcb
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 )
 
 // Bounded scoring (see bound.go): with --inter sum and every task scored
@@ -37,6 +39,7 @@ type boundMasks struct {
 	count    []int
 	above    []int
 	dm, v    []float32
+	in       [blockElems / 8]uint8 // classify's bits when not recorded
 }
 
 func newBoundMasks(n int) *boundMasks {
@@ -52,12 +55,18 @@ func newBoundMasks(n int) *boundMasks {
 
 // classify runs the bound kernel over task k of the block (b.sum set),
 // listing the entries that need their exact score; it returns false when
-// some x is a NaN or an infinity.
-func (bm *boundMasks) classify(b *buffers, k int, p *boundParams) bool {
+// some x is a NaN or an infinity. in, if not nil, gets a bit per entry
+// (from the block's first): set when x > 0 and the score is not provably
+// below the floor.
+func (bm *boundMasks) classify(b *buffers, k int, p *boundParams, in []uint8) bool {
 	tau := b.tau[k]
 	nv := len(tau) &^ 7
+	if in == nil {
+		in = bm.in[:]
+	}
 	idx, dx, dtau := bm.idx[k], bm.dx[k], bm.dtau[k]
-	c, above, bad := boundCompact(idx, dx, dtau, tau[:nv], b.sum[:nv], p)
+	c, above, bad := boundCompact(idx, dx, dtau, tau[:nv], b.sum[:nv], p, in[:nv/8])
+	var mb uint8
 	for i := nv; i < len(tau); i++ {
 		x, keep, ab, bd := boundEntry(tau[i], b.sum[i], p)
 		if keep {
@@ -67,10 +76,43 @@ func (bm *boundMasks) classify(b *buffers, k int, p *boundParams) bool {
 		if ab {
 			above++
 		}
+		if keep || ab {
+			mb |= 1 << (i - nv)
+		}
 		bad = bad || bd
+	}
+	if nv < len(tau) {
+		in[nv/8] = mb
 	}
 	bm.count[k], bm.above[k] = c, above
 	return !bad
+}
+
+// candidates lists the entries of task k whose bit is set in in (from the
+// block's first) as classify lists the entries it keeps: positions, x and
+// τ.
+func (bm *boundMasks) candidates(b *buffers, k int, in []uint8) {
+	tau, sum := b.tau[k], b.sum
+	idx, dx, dtau := bm.idx[k], bm.dx[k], bm.dtau[k]
+	nb := (len(tau) + 7) / 8
+	c := 0
+	for j := 0; j < nb; j += 8 {
+		var w uint64
+		if j+8 <= nb {
+			w = binary.LittleEndian.Uint64(in[j:])
+		} else {
+			for t, v := range in[j:nb] {
+				w |= uint64(v) << (8 * t)
+			}
+		}
+		for ; w != 0; w &= w - 1 {
+			i := 8*j + bits.TrailingZeros64(w)
+			v := tau[i]
+			idx[c], dtau[c], dx[c] = int32(i), v, v*sum[i]
+			c++
+		}
+	}
+	bm.count[k] = c
 }
 
 // scores computes the exact scores of the entries of task k listed by
@@ -90,16 +132,21 @@ func (bm *boundMasks) scores(b *buffers, k int, s taskStats, nf float32) []float
 
 // speculateBounded is the speculative pass's tally of one block (see
 // speculate) with bounded scoring (b.masks and b.bound allocated for the
-// tasks); it returns false, having changed
+// tasks), recording each task's candidate bits into in[k] when in is not
+// nil; it returns false, having changed
 // nothing, when the block holds a NaN or infinite x.
-func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, lo, hi []float32, a *bandCounts, tally func(k int, B []float32)) bool {
+func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, lo, hi []float32, a *bandCounts, in [][]uint8, tally func(k int, B []float32)) bool {
 	sumTau(b)
 	bm := b.masks
 	for k := range st {
 		p := b.bound[k]
 		*p = *ps[k]
 		p.setThresholds(lo[k], hi[k], a.max[k])
-		if !bm.classify(b, k, p) {
+		var ink []uint8
+		if in != nil {
+			ink = in[k]
+		}
+		if !bm.classify(b, k, p, ink) {
 			return false
 		}
 	}
@@ -111,17 +158,89 @@ func speculateBounded(b *buffers, st []taskStats, ps []*boundParams, lo, hi []fl
 	return true
 }
 
+// itemBits are the candidate bits of one item (chunk piece) recorded by
+// the speculative pass, per task one bit per entry, and which of its blocks
+// the reference path computed.
+type itemBits struct {
+	bits [][]uint8
+	bad  []bool
+}
+
+// itemKey names an item: its tensor and first element.
+type itemKey struct {
+	name string
+	lo   int64
+}
+
+// candidateBudget is the most bytes of candidate bits recorded (n·d/8):
+// 384 MiB, a 3-expert merge of about a billion parameters; larger merges
+// bound every entry again in the merge pass instead.
+const candidateBudget = 384 << 20
+
+// candidateBits returns zeroed candidate bits for every item of the group
+// and n tasks, cut from one allocation per task, or nil when they would
+// exceed candidateBudget.
+func (g *group) candidateBits(n int) []*itemBits {
+	size := 0
+	for _, it := range g.items {
+		size += (it.c.Len() + 7) / 8
+	}
+	if int64(n)*int64(size) > candidateBudget {
+		return nil
+	}
+	slabs := make([][]uint8, n)
+	for k := range slabs {
+		slabs[k] = make([]uint8, size)
+	}
+	out := make([]*itemBits, len(g.items))
+	at := 0
+	for i, it := range g.items {
+		nb := (it.c.Len() + 7) / 8
+		ib := &itemBits{bad: make([]bool, (it.c.Len()+blockElems-1)/blockElems)}
+		for k := range slabs {
+			ib.bits = append(ib.bits, slabs[k][at:at+nb:at+nb])
+		}
+		out[i] = ib
+		at += nb
+	}
+	return out
+}
+
 // mergeBounded is mergeBlock with bounded scoring (ps from boundSet with
 // each floor at the task's threshold); it falls back to mergeBlock for a
 // block holding a NaN or infinite x.
 func mergeBounded(out []float32, b *buffers, st []taskStats, ps []*boundParams, bm *boundMasks, env *envelope, w []float32, lambda float32) {
 	sumTau(b)
 	for k := range st {
-		if !bm.classify(b, k, ps[k]) {
+		if !bm.classify(b, k, ps[k], nil) {
 			mergeBlock(out, b, st, false, env, w, lambda)
 			return
 		}
 	}
+	mergeListed(out, b, st, bm, w, lambda)
+}
+
+// mergeCandidates is mergeBounded for a block whose candidate bits the
+// speculative pass recorded (ib, the block at element local of its item):
+// every entry with a score above the threshold has its bit set, since the
+// threshold is not below the band's low end that the bits were taken
+// against. A block that pass computed by the reference path is merged by
+// it again.
+func mergeCandidates(out []float32, b *buffers, st []taskStats, ib *itemBits, local int64, env *envelope, w []float32, lambda float32) {
+	if ib.bad[local/blockElems] {
+		mergeBlock(out, b, st, false, env, w, lambda)
+		return
+	}
+	sumTau(b)
+	for k := range st {
+		b.masks.candidates(b, k, ib.bits[k][local/8:])
+	}
+	mergeListed(out, b, st, b.masks, w, lambda)
+}
+
+// mergeListed merges a block from the entries listed per task in bm (the
+// others have weight 0).
+func mergeListed(out []float32, b *buffers, st []taskStats, bm *boundMasks, w []float32, lambda float32) {
 	num, den := out, b.den
 	clear(num)
 	clear(den)

@@ -39,11 +39,16 @@ func writeBF16(t testing.TB, dir, name string, ts []tensor) string {
 // referenceSpec is Spec with the reference paths forced: float32 pieces
 // instead of stored bf16, and every envelope-kept entry scored.
 func referenceSpec(noRaw, noBound bool, made **method) *merge.MethodSpec {
+	return variantSpec(noRaw, noBound, false, made)
+}
+
+// variantSpec is Spec with the given paths turned off.
+func variantSpec(noRaw, noBound, noCandidates bool, made **method) *merge.MethodSpec {
 	s := *Spec
 	s.New = func(g merge.Params) (merge.Method, error) {
 		m, err := newMethod(g)
 		if err == nil {
-			m.(*method).noRaw, m.(*method).noBound = noRaw, noBound
+			m.(*method).noRaw, m.(*method).noBound, m.(*method).noCandidates = noRaw, noBound, noCandidates
 			if made != nil {
 				*made = m.(*method)
 			}
@@ -116,11 +121,11 @@ func TestFastPathsMatchReference(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, v := range []struct {
-					noRaw, noBound bool
-					threads        int
-				}{{false, false, 1}, {false, false, 2}, {true, false, 2}, {false, true, 1}} {
+					noRaw, noBound, noCand bool
+					threads                int
+				}{{false, false, false, 1}, {false, false, false, 2}, {true, false, false, 2}, {false, true, false, 1}, {false, false, true, 2}} {
 					var m *method
-					got, _, err := runPCB(t, bp, paths, runOpts{global: g, spec: referenceSpec(v.noRaw, v.noBound, &m), threads: v.threads})
+					got, _, err := runPCB(t, bp, paths, runOpts{global: g, spec: variantSpec(v.noRaw, v.noBound, v.noCand, &m), threads: v.threads})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -130,6 +135,9 @@ func TestFastPathsMatchReference(t *testing.T) {
 					// (Ratio 0.9 with n = 3 puts the threshold among x ≤ 0 entries: no bounds.)
 					if bounded := m.boundedMerges.Load() > 0; (v.noBound && bounded) || (!v.noBound && ratio < 0.5 && !bounded) {
 						t.Errorf("n=%d ratio %g %+v: bounded scoring: %v", n, ratio, v, bounded)
+					}
+					if cand := m.candidateBlocks.Load() > 0; cand != (m.boundedMerges.Load() > 0 && !v.noCand) {
+						t.Errorf("n=%d ratio %g %+v: merged from candidate bits: %v", n, ratio, v, cand)
 					}
 					if !bytes.Equal(got, want) {
 						t.Fatalf("n=%d special %v ratio %g %+v: output differs from the reference path", n, special, ratio, v)

@@ -47,6 +47,7 @@ type buffers struct {
 	out     []float32
 	masks   *boundMasks    // bounded scoring scratch
 	bound   []*boundParams // bounded speculation: per-task constants
+	inRows  [][]uint8      // bounded speculation: per-task candidate bits of the block
 	tt      []float32      // tanhLarge scratch
 	// sumReady: sum already holds Σ_j τ_j of the block (set by the reader
 	// that computed τ and the sum in one sweep).

@@ -18,6 +18,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gomerge/gomerge/merge"
@@ -126,6 +128,18 @@ type method struct {
 	noRaw, noBound bool
 	// For tests: tensors merged with bounded scoring, items read as stored bf16.
 	boundedMerges, rawItems atomic.Int64
+
+	// candidates: per item of the model, the candidate bits the
+	// speculative pass recorded for the merge pass (nil when it did not).
+	candidates map[itemKey]*itemBits
+	// scratch holds block buffers for every group of this merge (all have
+	// the same number of task vectors), so that the merge of each tensor
+	// does not allocate its own.
+	scratch sync.Pool
+	// For tests: blocks merged from recorded candidate bits; noCandidates
+	// records none (the merge pass then bounds every entry again).
+	candidateBlocks atomic.Int64
+	noCandidates    bool
 }
 
 func newMethod(g merge.Params) (merge.Method, error) {
@@ -189,7 +203,7 @@ func (m *method) Prepare(ctx context.Context, tasks []*merge.Task) error {
 		}
 	}
 	g := newGroup(tasks, tasks[0].Threads())
-	g.noRaw = m.noRaw
+	g.noRaw, g.scratch = m.noRaw, &m.scratch
 	st, err := m.statistics(ctx, g)
 	if err != nil {
 		return err
@@ -211,7 +225,7 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	st := m.stats
 	if m.tensorScope {
 		g := newGroup([]*merge.Task{t}, t.Threads())
-		g.noRaw = m.noRaw
+		g.noRaw, g.scratch = m.noRaw, &m.scratch
 		var err error
 		if st, err = m.statistics(ctx, g); err != nil {
 			return err
@@ -226,7 +240,7 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	lambda := float32(m.lambda)
 	env := newEnvelope(len(t.Inputs))
 	g := newGroup([]*merge.Task{t}, t.Threads())
-	g.noRaw = m.noRaw
+	g.noRaw, g.scratch = m.noRaw, &m.scratch
 	ps := mergeBounds(st, m.pairwise)
 	if m.noBound {
 		ps = nil
@@ -236,7 +250,11 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 	}
 	g.rawItems = &m.rawItems
 	n := len(t.Inputs)
-	return g.forBlocks(ctx, func(_ item, _ int64, b *buffers) error {
+	var cand map[itemKey]*itemBits
+	if !m.tensorScope {
+		cand = m.candidates
+	}
+	return g.forBlocks(ctx, true, func(it item, off int64, b *buffers) error {
 		out := b.out[b.at : b.at+len(b.base)]
 		if ps == nil {
 			mergeBlock(out, b, st, m.pairwise, env, w, lambda)
@@ -244,6 +262,11 @@ func (m *method) Merge(ctx context.Context, t *merge.Task) error {
 		}
 		if b.masks == nil {
 			b.masks = newBoundMasks(n)
+		}
+		if ib := cand[itemKey{t.Name, it.c.Lo}]; ib != nil && len(ib.bits) == n && len(ib.bits[0]) == int((it.c.Len()+7)/8) {
+			m.candidateBlocks.Add(1)
+			mergeCandidates(out, b, st, ib, off-it.c.Lo, env, w, lambda)
+			return nil
 		}
 		mergeBounded(out, b, st, ps, b.masks, env, w, lambda)
 		return nil
@@ -306,6 +329,12 @@ func (m *method) statistics(ctx context.Context, g *group) ([]taskStats, error) 
 			r := s.Results()
 			st[k].lo, st[k].hi = r[0], r[1]
 		}
+	}
+	if !m.tensorScope {
+		// The clip pass's band values are garbage now: return them to the
+		// system before the next pass allocates its own and the
+		// candidate bits (peak memory).
+		debug.FreeOSMemory()
 	}
 	thrRank, maxRank := dropRank(d, m.ratio), d-1
 	ranks := make([]scoreRank, n)

@@ -165,7 +165,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 	if m.noBound {
 		ps = nil
 	}
-	err := g.forBlocks(ctx, func(it item, _ int64, b *buffers) error {
+	// With --scope model, the candidate bits of every entry for the merge
+	// pass (mergeCandidates), within a memory budget.
+	var record []*itemBits
+	if ps != nil && !m.tensorScope && !m.noCandidates {
+		record = g.candidateBits(n)
+	}
+	err := g.forBlocks(ctx, false, func(it item, off int64, b *buffers) error {
 		a := acc[it.idx]
 		if a == nil {
 			a = &bandCounts{in: make([][]float32, n), nIn: make([]int64, n), above: make([]int64, n), max: make([]float32, n)}
@@ -206,7 +212,23 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 				b.bound = append(b.bound, new(boundParams))
 			}
 		}
-		if ps == nil || !speculateBounded(b, st, ps, lo, hi, a, tally) {
+		var in [][]uint8
+		var ib *itemBits
+		local := off - it.c.Lo
+		if record != nil {
+			ib = record[it.idx]
+			if len(b.inRows) < n {
+				b.inRows = make([][]uint8, n)
+			}
+			in = b.inRows[:n]
+			for k := range in {
+				in[k] = ib.bits[k][local/8:]
+			}
+		}
+		if ps == nil || !speculateBounded(b, st, ps, lo, hi, a, in, tally) {
+			if ib != nil {
+				ib.bad[local/blockElems] = true
+			}
 			scores(b, st, m.pairwise, env, lo, tally)
 		}
 		return nil
@@ -258,6 +280,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 	}
 	for k := range st {
 		st[k].thr, st[k].max = thr[k], mx[k]
+	}
+	if record != nil {
+		m.candidates = make(map[itemKey]*itemBits, len(record))
+		for i, ib := range record {
+			it := g.items[i]
+			m.candidates[itemKey{it.t.Name, it.c.Lo}] = ib
+		}
 	}
 	return true, nil
 }

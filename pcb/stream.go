@@ -24,7 +24,7 @@ type group struct {
 	n       int   // task vectors (models besides the base)
 	d       int64 // elements per task vector
 	threads int
-	scratch sync.Pool // *buffers of blockElems
+	scratch *sync.Pool // *buffers of blockElems (shared by a method's groups)
 
 	// noRaw reads bf16 tensors as float32 pieces too (tests compare the
 	// two ways of reading).
@@ -40,7 +40,7 @@ type item struct {
 }
 
 func newGroup(tasks []*merge.Task, threads int) *group {
-	g := &group{threads: max(threads, 1)}
+	g := &group{threads: max(threads, 1), scratch: new(sync.Pool)}
 	if len(tasks) > 0 {
 		g.n = len(tasks[0].Inputs)
 	}
@@ -174,7 +174,7 @@ func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed fun
 				f()
 			}
 		}
-		err := g.forBlocks(ctx, func(it item, off int64, b *buffers) error {
+		err := g.forBlocks(ctx, false, func(it item, off int64, b *buffers) error {
 			feed(it, off, b, add)
 			return nil
 		}, nil)
