@@ -315,9 +315,12 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 
 // windowPassBF16 is windowPass on the stored bf16 values, block by block.
 func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, want []bool, qs []*windowQuery, nChunks int) error {
-	for _, q := range qs {
+	shifts := make([]uint, len(qs))
+	for i, q := range qs {
 		q.above = make([]int64, nChunks)
 		q.inside = make([][]uint32, nChunks)
+		q.hists = make([][]uint32, nChunks)
+		shifts[i] = q.bucketShift()
 	}
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
@@ -333,9 +336,11 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			}
 		}
 		inside := make([][]uint32, len(qs))
+		hists := make([][]uint32, len(qs))
 		above := make([]int64, len(qs))
-		for i := range qs {
+		for i, q := range qs {
 			inside[i] = make([]uint32, 0, c.Len()/64+fusedBlock+8)
+			hists[i] = make([]uint32, (q.hi-q.lo)>>shifts[i]+1)
 		}
 		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
 			bn := int(min(fusedBlock, c.Hi-lo))
@@ -358,6 +363,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 					in = grown
 				}
 				cnt, ab := windowBF16(in[len(in):cap(in)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
+				countBuckets(hists[i], in[len(in):len(in)+cnt], q.lo, shifts[i])
 				inside[i] = in[:len(in)+cnt]
 				above[i] += int64(ab)
 			}
@@ -373,6 +379,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			q.above[c.Index] = above[i]
 			if !over {
 				q.inside[c.Index] = inside[i]
+				q.hists[c.Index] = hists[i]
 			}
 		}
 		return nil

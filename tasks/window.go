@@ -39,6 +39,32 @@ type windowQuery struct {
 	answer   rankAnswer
 	perChunk []int64 // per chunk: elements equal to the answer
 	overflow bool    // the window held more than maxWindow elements
+	// hists, per chunk: the histogram of the chunk's collected bit
+	// patterns x by bucket (x − lo) >> bucketShift() (nil: not counted
+	// during the pass; resolveWindow counts it)
+	hists [][]uint32
+}
+
+// windowBuckets bounds the buckets of a window's histograms: 16 KiB of
+// counts per chunk, which stay in the L1 cache while a pass fills them.
+const windowBuckets = 4096
+
+// bucketShift is the shift that maps the window's bit patterns to fewer
+// than windowBuckets buckets.
+func (q *windowQuery) bucketShift() uint {
+	span := q.hi - q.lo
+	s := uint(0)
+	for span>>s >= windowBuckets {
+		s++
+	}
+	return s
+}
+
+// countBuckets adds the window values v (all in [lo, hi]) to hist.
+func countBuckets(hist, v []uint32, lo uint32, shift uint) {
+	for _, x := range v {
+		hist[(x-lo)>>shift]++
+	}
 }
 
 // windowBands tries to find the bands of the models with want[k] (ranks
@@ -329,9 +355,10 @@ func collectWindow(q *windowQuery, c int, v []uint32) {
 
 // resolveWindow finds the answer of a query from its collected window, or
 // reports that the window missed it. It selects without gathering the
-// chunks' values: a histogram of at most 65536 buckets of the window's bit
-// patterns finds the bucket holding the rank, and only that bucket's
-// values (none when a bucket is one bit pattern) are selected exactly.
+// chunks' values: the chunks' bucket histograms (counted by the pass or
+// here) find the bucket holding the rank, and only that bucket's values
+// are selected exactly (none are read when a bucket is one bit pattern:
+// the histograms then give every count).
 func resolveWindow(q *windowQuery, nChunks int) bool {
 	if q.overflow {
 		return false
@@ -345,57 +372,71 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 	if pos < 0 || pos >= size {
 		return false
 	}
-	lo, span := q.lo, q.hi-q.lo
-	shift := uint(0)
-	for span>>shift >= 1<<16 {
-		shift++
+	lo, shift := q.lo, q.bucketShift()
+	nb := int((q.hi-lo)>>shift) + 1
+	if q.hists == nil {
+		q.hists = make([][]uint32, nChunks)
 	}
-	hist := make([]uint32, span>>shift+1)
+	total := make([]int64, nb)
 	for c := 0; c < nChunks; c++ {
-		for _, x := range q.inside[c] {
-			hist[(x-lo)>>shift]++
+		h := q.hists[c]
+		if h == nil {
+			h = make([]uint32, nb)
+			countBuckets(h, q.inside[c], lo, shift)
+		}
+		for j, n := range h {
+			total[j] += int64(n)
 		}
 	}
 	var cum int64 // elements of the window in buckets above b
-	b := len(hist) - 1
-	for ; b > 0 && pos >= cum+int64(hist[b]); b-- {
-		cum += int64(hist[b])
+	b := nb - 1
+	for ; b > 0 && pos >= cum+total[b]; b-- {
+		cum += total[b]
 	}
-	var v uint32
-	var above, equal int64
+	q.perChunk = make([]int64, nChunks)
 	if shift == 0 {
-		v, above, equal = lo+uint32(b), cum, int64(hist[b])
-	} else {
-		in := make([]uint32, 0, hist[b])
+		v := lo + uint32(b)
+		q.answer = rankAnswer{Bits: v, Greater: greater + cum, Equal: total[b]}
 		for c := 0; c < nChunks; c++ {
+			if h := q.hists[c]; h != nil {
+				q.perChunk[c] = int64(h[b])
+				continue
+			}
 			for _, x := range q.inside[c] {
-				if (x-lo)>>shift == uint32(b) {
-					in = append(in, x)
+				if x == v {
+					q.perChunk[c]++
 				}
 			}
 		}
-		v = nthLargest(in, pos-cum)
-		above = cum
-		for _, x := range in {
+		q.inside, q.hists = nil, nil
+		return true
+	}
+	// The bucket's values, chunk after chunk (starts[c]: chunk c's first).
+	in := make([]uint32, 0, total[b])
+	starts := make([]int, nChunks+1)
+	for c := 0; c < nChunks; c++ {
+		starts[c] = len(in)
+		for _, x := range q.inside[c] {
+			if (x-lo)>>shift == uint32(b) {
+				in = append(in, x)
+			}
+		}
+	}
+	starts[nChunks] = len(in)
+	v := nthLargest(slices.Clone(in), pos-cum)
+	above, equal := cum, int64(0)
+	for c := 0; c < nChunks; c++ {
+		for _, x := range in[starts[c]:starts[c+1]] {
 			if x > v {
 				above++
 			} else if x == v {
 				equal++
+				q.perChunk[c]++
 			}
 		}
 	}
 	q.answer = rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
-	q.perChunk = make([]int64, nChunks)
-	for c := 0; c < nChunks; c++ {
-		var e int64
-		for _, x := range q.inside[c] {
-			if x == v {
-				e++
-			}
-		}
-		q.perChunk[c] = e
-	}
-	q.inside = nil
+	q.inside, q.hists = nil, nil
 	return true
 }
 
