@@ -129,12 +129,11 @@ func rowBlocks(c merge.Chunk, cols int, fn func(lo, hi int64) error) error {
 }
 
 // blockBuffers are one worker's buffers for a block of every input: float32
-// values (base, models, result) and, for stored bfloat16 inputs, their bit
+// values (base, models) and, for stored bfloat16 inputs, their bit
 // patterns (base first), plus a per-column float64 scratch vector.
 type blockBuffers struct {
 	base []float32
 	x    [][]float32
-	tmp  []float32
 	// raw holds the bit patterns of the base and the models, in the first
 	// halves of the float32 buffers rawStore (nil without raw inputs).
 	// xs16 and xsf are the model slices handed out by readRaw, read and
@@ -148,7 +147,7 @@ type blockBuffers struct {
 
 func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 	size := max(1, blockElems/cols) * cols
-	b := &blockBuffers{base: merge.GetFloats(size), tmp: merge.GetFloats(size), x: make([][]float32, n),
+	b := &blockBuffers{base: merge.GetFloats(size), x: make([][]float32, n),
 		xs16: make([][]uint16, n), xsf: make([][]float32, n)}
 	for k := range b.x {
 		b.x[k] = merge.GetFloats(size)
@@ -168,7 +167,6 @@ func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 
 func (b *blockBuffers) release() {
 	merge.PutFloats(b.base)
-	merge.PutFloats(b.tmp)
 	for _, x := range b.x {
 		merge.PutFloats(x)
 	}
@@ -474,8 +472,11 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
 		xr16, xp16 := make([][]uint16, n), make([]*uint16, n)
-		return rowBlocks(c, cols, func(lo, hi int64) error {
-			out := buf.tmp[:hi-lo]
+		// The chunk's result is written at once: fewer, larger writes.
+		all := merge.GetFloats(c.Len())
+		defer merge.PutFloats(all)
+		err := rowBlocks(c, cols, func(lo, hi int64) error {
+			out := all[lo-c.Lo : hi-c.Lo]
 			var b []float32
 			var xs [][]float32
 			if in != nil {
@@ -490,7 +491,7 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 						}
 						weightedDeltaSumBF16(out[r*cols:(r+1)*cols], b16[r*cols:(r+1)*cols], xr16, w, xp16, wp)
 					}
-					return t.Out.Write(out, lo)
+					return nil
 				}
 				b, xs = buf.widen(b16, xs16)
 			} else {
@@ -512,8 +513,12 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 					weightedDeltaSum(row, br, xr, w, xp, wp)
 				}
 			}
-			return t.Out.Write(out, lo)
+			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return t.Out.Write(all, c.Lo)
 	}))
 }
 
