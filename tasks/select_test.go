@@ -187,3 +187,79 @@ func TestNthLargest(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveWindow checks the window resolution against sorting, with
+// windows of one bit pattern per bucket, of buckets resolved by a second
+// histogram and of buckets too wide for one (selection), on values with
+// long tie runs, with and without the pass's histograms.
+func TestResolveWindow(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ lo, hi uint32 }{{0x3c000000, 0x3c000fff}, {0x3b000000, 0x3d000000}, {0, 0x7f800000}} {
+		for _, passHists := range []bool{false, true} {
+			const nChunks = 3
+			var all []uint32
+			q := &windowQuery{lo: c.lo, hi: c.hi, above: make([]int64, nChunks), inside: make([][]uint32, nChunks)}
+			pool := []uint32{c.lo, c.hi, c.lo + (c.hi-c.lo)/2, c.lo + (c.hi-c.lo)/3}
+			for ch := range nChunks {
+				q.above[ch] = int64(r.IntN(50))
+				for range 1000 + r.IntN(500) {
+					x := c.lo + uint32(r.Uint64N(uint64(c.hi-c.lo)+1))
+					if r.IntN(3) == 0 {
+						x = pool[r.IntN(len(pool))]
+					}
+					q.inside[ch] = append(q.inside[ch], x)
+				}
+				all = append(all, q.inside[ch]...)
+			}
+			var greater int64
+			for _, a := range q.above {
+				greater += a
+			}
+			sorted := slices.Clone(all)
+			slices.Sort(sorted)
+			slices.Reverse(sorted)
+			for _, pos := range []int{0, 1, len(all) / 3, len(all) / 2, len(all) - 1} {
+				qq := *q
+				qq.inside = slices.Clone(q.inside)
+				qq.Rank = greater + int64(pos)
+				if passHists {
+					qq.hists = make([][]uint32, nChunks)
+					for ch := range nChunks {
+						qq.hists[ch] = make([]uint32, (c.hi-c.lo)>>qq.bucketShift()+1)
+						countBuckets(qq.hists[ch], q.inside[ch], c.lo, qq.bucketShift())
+					}
+				}
+				if !resolveWindow(&qq, nChunks) {
+					t.Fatalf("window %x-%x rank %d: not resolved", c.lo, c.hi, pos)
+				}
+				v := sorted[pos]
+				var above, equal int64
+				for _, x := range all {
+					if x > v {
+						above++
+					} else if x == v {
+						equal++
+					}
+				}
+				want := rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
+				if qq.answer != want {
+					t.Fatalf("window %x-%x rank %d: %+v, want %+v", c.lo, c.hi, pos, qq.answer, want)
+				}
+				for ch := range nChunks {
+					if n := int64(countOf(q.inside[ch], v)); qq.perChunk[ch] != n {
+						t.Fatalf("window %x-%x rank %d: chunk %d has %d ties, want %d", c.lo, c.hi, pos, ch, qq.perChunk[ch], n)
+					}
+				}
+			}
+		}
+	}
+}
+
+func countOf(v []uint32, x uint32) (n int) {
+	for _, y := range v {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}

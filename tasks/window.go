@@ -95,7 +95,10 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	for _, q := range qs {
 		a, done := work[q.Stream]
 		if !done {
-			a = slices.Clone(samples[q.Stream])
+			a = samples[q.Stream]
+			if exact { // collectWindow reads the samples in order below
+				a = slices.Clone(a)
+			}
 			work[q.Stream] = a
 		}
 		ns := int64(len(a))
@@ -108,11 +111,19 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 		r := int64(p * float64(ns))
 		margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
 		q.hi, q.lo = 0x7fffffff, 0
+		k1 := 0 // ascending position of q.hi in a, once selected
 		if r-margin >= 0 {
 			q.hi = nthLargest(a, r-margin)
+			k1 = int(ns - 1 - (r - margin))
 		}
 		if r+margin < ns {
-			q.lo = nthLargest(a, r+margin)
+			if k1 > 0 {
+				// a[:k1] holds the k1 smallest values: rank r+margin of a
+				// is rank 2·margin−1 there.
+				q.lo = nthLargest(a[:k1], 2*margin-1)
+			} else {
+				q.lo = nthLargest(a, r+margin)
+			}
 		}
 		// A window the sample already shows to be too full (a huge run of
 		// tied values) would only cost a wasted pass.
@@ -423,15 +434,38 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 		}
 	}
 	starts[nChunks] = len(in)
-	v := nthLargest(slices.Clone(in), pos-cum)
+	// The bucket's values are often a few bit patterns in long tie runs:
+	// a histogram of the bucket's bit patterns finds the answer.
+	var v uint32
 	above, equal := cum, int64(0)
-	for c := 0; c < nChunks; c++ {
-		for _, x := range in[starts[c]:starts[c+1]] {
-			if x > v {
-				above++
-			} else if x == v {
-				equal++
-				q.perChunk[c]++
+	if shift <= 16 {
+		sub := make([]uint32, 1<<shift)
+		mask := uint32(1)<<shift - 1
+		for _, x := range in {
+			sub[(x-lo)&mask]++
+		}
+		j := len(sub) - 1
+		for ; j > 0 && pos >= above+int64(sub[j]); j-- {
+			above += int64(sub[j])
+		}
+		v, equal = lo+uint32(b)<<shift+uint32(j), int64(sub[j])
+		for c := 0; c < nChunks; c++ {
+			for _, x := range in[starts[c]:starts[c+1]] {
+				if x == v {
+					q.perChunk[c]++
+				}
+			}
+		}
+	} else {
+		v = nthLargest(slices.Clone(in), pos-cum)
+		for c := 0; c < nChunks; c++ {
+			for _, x := range in[starts[c]:starts[c+1]] {
+				if x > v {
+					above++
+				} else if x == v {
+					equal++
+					q.perChunk[c]++
+				}
 			}
 		}
 	}
