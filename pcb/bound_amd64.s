@@ -357,3 +357,52 @@ tdone:
 	VMOVDQU Y9, 192(R10)
 	VZEROUPPER
 	RET
+
+// func maskCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, masks *uint8, ngroups int, perm *[256][8]int32, lanes *[2][8]int32) int
+//
+// Per mask byte (8 entries): the permutation of its set lanes to the front,
+// applied to τ, x = τ·sum and the positions (lanes[0], advanced by
+// lanes[1]); all 8 lanes are stored at the output count, which then
+// advances by the number of set bits.
+TEXT ·maskCompactAVX2(SB), NOSPLIT, $0-80
+	MOVQ idx+0(FP), DI
+	MOVQ dx+8(FP), SI
+	MOVQ dtau+16(FP), R13
+	MOVQ tau+24(FP), DX
+	MOVQ sum+32(FP), R8
+	MOVQ masks+40(FP), R9
+	MOVQ ngroups+48(FP), CX
+	MOVQ perm+56(FP), R10
+	MOVQ lanes+64(FP), AX
+	VMOVDQU 0(AX), Y8
+	VMOVDQU 32(AX), Y9
+	XORQ R12, R12
+	TESTQ CX, CX
+	JZ   kdone
+
+kloop:
+	MOVBLZX (R9), BX
+	MOVQ    BX, R11
+	SHLQ    $5, R11
+	VMOVDQU (R10)(R11*1), Y6
+	VMOVUPS (DX), Y0
+	VMULPS  (R8), Y0, Y1
+	VPERMPS Y0, Y6, Y2
+	VMOVUPS Y2, (R13)(R12*4)
+	VPERMPS Y1, Y6, Y2
+	VMOVUPS Y2, (SI)(R12*4)
+	VPERMD  Y8, Y6, Y3
+	VMOVDQU Y3, (DI)(R12*4)
+	POPCNTL BX, BX
+	ADDQ    BX, R12
+	VPADDD  Y9, Y8, Y8
+	ADDQ $32, DX
+	ADDQ $32, R8
+	INCQ R9
+	DECQ CX
+	JNZ  kloop
+
+kdone:
+	MOVQ R12, ret+72(FP)
+	VZEROUPPER
+	RET

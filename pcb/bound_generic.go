@@ -24,3 +24,7 @@ func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
 func clipTally(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) [7]int {
 	return clipTallyGeneric(m1, m2, tau, sum, b1, b2)
 }
+
+func maskCompact(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
+	return maskCompactGeneric(idx, dx, dtau, tau, sum, in)
+}

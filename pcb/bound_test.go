@@ -405,3 +405,35 @@ func TestClipTallyMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskCompactMatchesGeneric: listing the entries whose bits are set
+// gives, in AVX2, the generic positions, x = τ·sum and τ, over odd lengths
+// and densities from none to all.
+func TestMaskCompactMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, size := range []int{1, 8, 13, 4096, 4093} {
+		tau, sum := boundData(r, size, false)
+		for _, density := range []float64{0, 0.13, 0.5, 1} {
+			in := make([]uint8, (size+7)/8)
+			for i := range size {
+				if r.Float64() < density {
+					in[i/8] |= 1 << (i % 8)
+				}
+			}
+			gi, wi := make([]int32, size), make([]int32, size)
+			gx, wx := make([]float32, size), make([]float32, size)
+			gt, wt := make([]float32, size), make([]float32, size)
+			gc := maskCompact(gi, gx, gt, tau, sum, in)
+			wc := maskCompactGeneric(wi, wx, wt, tau, sum, in)
+			if gc != wc {
+				t.Fatalf("size %d density %g: %d listed, generic %d", size, density, gc, wc)
+			}
+			for j := range wc {
+				i := wi[j]
+				if gi[j] != i || gx[j] != wx[j] || gt[j] != wt[j] || wt[j] != tau[i] || wx[j] != tau[i]*sum[i] || in[i/8]>>(i%8)&1 == 0 {
+					t.Fatalf("size %d density %g: [%d] = %d %g %g, generic %d %g %g", size, density, j, gi[j], gx[j], gt[j], i, wx[j], wt[j])
+				}
+			}
+		}
+	}
+}

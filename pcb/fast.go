@@ -1,7 +1,6 @@
 package pcb
 
 import (
-	"encoding/binary"
 	"math"
 	"math/bits"
 )
@@ -92,27 +91,29 @@ func (bm *boundMasks) classify(b *buffers, k int, p *boundParams, in []uint8) bo
 // block's first) as classify lists the entries it keeps: positions, x and
 // τ.
 func (bm *boundMasks) candidates(b *buffers, k int, in []uint8) {
-	tau, sum := b.tau[k], b.sum
-	idx, dx, dtau := bm.idx[k], bm.dx[k], bm.dtau[k]
-	nb := (len(tau) + 7) / 8
+	bm.count[k] = maskCompact(bm.idx[k], bm.dx[k], bm.dtau[k], b.tau[k], b.sum, in)
+}
+
+// maskCompactGeneric writes, for every entry i of tau whose bit (bit i%8
+// of in[i/8]) is set, in order, i, x = τ·sum and τ into idx, dx and dtau,
+// and returns how many.
+func maskCompactGeneric(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
+	return maskCompactTail(idx, dx, dtau, tau, sum, in, 0)
+}
+
+// maskCompactTail is maskCompactGeneric from entry from (a multiple of 8)
+// on.
+func maskCompactTail(idx []int32, dx, dtau, tau, sum []float32, in []uint8, from int) int {
 	c := 0
-	for j := 0; j < nb; j += 8 {
-		var w uint64
-		if j+8 <= nb {
-			w = binary.LittleEndian.Uint64(in[j:])
-		} else {
-			for t, v := range in[j:nb] {
-				w |= uint64(v) << (8 * t)
-			}
-		}
-		for ; w != 0; w &= w - 1 {
-			i := 8*j + bits.TrailingZeros64(w)
+	for j := from / 8; j < (len(tau)+7)/8; j++ {
+		for w := uint(in[j]); w != 0; w &= w - 1 {
+			i := 8*j + bits.TrailingZeros(w)
 			v := tau[i]
 			idx[c], dtau[c], dx[c] = int32(i), v, v*sum[i]
 			c++
 		}
 	}
-	bm.count[k] = c
+	return c
 }
 
 // scores computes the exact scores of the entries of task k listed by
