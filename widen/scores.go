@@ -72,12 +72,12 @@ func calibratedRank(i int32, c int, alpha float64) bool {
 	return float64(2*int64(i)) > alpha*float64(c-1)
 }
 
-// addRankScores adds, for every column j, the importance score of each
-// model k from its rank positions pos[k][j] among c columns to acc[k][j]:
-// the softmax over the models of pos/c, replaced by calib where the rank is
-// calibrated. e is scratch space of len(pos).
-func addRankScores(acc [][]float64, pos [][]int32, c int, alpha, calib float64, e []float64) {
-	for j := range c {
+// addRankScores adds, for every column lo ≤ j < hi, the importance score
+// of each model k from its rank positions pos[k][j] among c columns to
+// acc[k][j−lo]: the softmax over the models of pos/c, replaced by calib
+// where the rank is calibrated. e is scratch space of len(pos).
+func addRankScores(acc [][]float64, pos [][]int32, c, lo, hi int, alpha, calib float64, e []float64) {
+	for j := lo; j < hi; j++ {
 		for k := range pos {
 			e[k] = float64(pos[k][j]) / float64(c)
 		}
@@ -86,7 +86,7 @@ func addRankScores(acc [][]float64, pos [][]int32, c int, alpha, calib float64, 
 			if calibratedRank(pos[k][j], c, alpha) {
 				e[k] = calib
 			}
-			acc[k][j] += e[k]
+			acc[k][j-lo] += e[k]
 		}
 	}
 }
@@ -95,22 +95,30 @@ func addRankScores(acc [][]float64, pos [][]int32, c int, alpha, calib float64, 
 // model k at column j, from the rank positions of the magnitude and the
 // direction differences.
 func columnWeights(magPos, dirPos [][]int32, c int, alpha, calib float64) [][]float32 {
+	w := make([][]float32, len(magPos))
+	for k := range w {
+		w[k] = make([]float32, c)
+	}
+	fillColumnWeights(w, magPos, dirPos, c, 0, c, alpha, calib)
+	return w
+}
+
+// fillColumnWeights sets the weights w[k][j] of columnWeights for the
+// columns lo ≤ j < hi (each column's weights depend on that column only).
+func fillColumnWeights(w [][]float32, magPos, dirPos [][]int32, c, lo, hi int, alpha, calib float64) {
 	n := len(magPos)
 	acc := make([][]float64, n)
 	for k := range acc {
-		acc[k] = make([]float64, c)
+		acc[k] = make([]float64, hi-lo)
 	}
 	e := make([]float64, n)
-	addRankScores(acc, magPos, c, alpha, calib, e)
-	addRankScores(acc, dirPos, c, alpha, calib, e)
-	w := make([][]float32, n)
+	addRankScores(acc, magPos, c, lo, hi, alpha, calib, e)
+	addRankScores(acc, dirPos, c, lo, hi, alpha, calib, e)
 	for k := range w {
-		w[k] = make([]float32, c)
 		for j, v := range acc[k] {
-			w[k][j] = float32(0.5 * v)
+			w[k][lo+j] = float32(0.5 * v)
 		}
 	}
-	return w
 }
 
 // softmax replaces v by exp(v − max v) / Σ exp(v − max v), in float64.

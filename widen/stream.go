@@ -353,20 +353,50 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 		return err
 	}
 	c := st.c
-	magPos := make([][]int32, n)
-	dirPos := make([][]int32, n)
-	mag := make([]float64, c)
-	dir := make([]float64, c)
-	idx := make([]int32, c)
-	for k := range n {
+	// Between the passes: the 2n sorts (magnitude and direction order of
+	// every model) and then the weights of disjoint column ranges are
+	// independent, so they run on the task's threads too.
+	magPos, dirPos := make([][]int32, n), make([][]int32, n)
+	jobs := make([]merge.Chunk, 2*n)
+	for i := range jobs {
+		jobs[i] = merge.Chunk{Index: i}
+	}
+	err = merge.Parallel(ctx, t.Threads(), jobs, func(j merge.Chunk) error {
+		k := j.Index / 2
+		mag, dir, idx, pos := make([]float64, c), make([]float64, c), make([]int32, c), make([]int32, c)
 		columnDifferences(mag, dir, st.ss0(), st.ss(k), st.dot(k))
-		magPos[k] = make([]int32, c)
-		dirPos[k] = make([]int32, c)
-		rankPositions(magPos[k], mag, idx)
-		rankPositions(dirPos[k], dir, idx)
+		if j.Index%2 == 0 {
+			rankPositions(pos, mag, idx)
+			magPos[k] = pos
+		} else {
+			rankPositions(pos, dir, idx)
+			dirPos[k] = pos
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	st = nil
-	w := columnWeights(magPos, dirPos, c, m.Alpha, m.Calibration)
+	w := make([][]float32, n)
+	for k := range w {
+		w[k] = make([]float32, c)
+	}
+	parts := 1
+	if c >= 4096 {
+		parts = t.Threads()
+	}
+	var ranges []merge.Chunk
+	for i := range parts {
+		ranges = append(ranges, merge.Chunk{Index: i, Lo: int64(c * i / parts), Hi: int64(c * (i + 1) / parts)})
+	}
+	err = merge.Parallel(ctx, t.Threads(), ranges, func(p merge.Chunk) error {
+		fillColumnWeights(w, magPos, dirPos, c, int(p.Lo), int(p.Hi), m.Alpha, m.Calibration)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	return weightedSumPass(ctx, t, chunks, cols, w, tokens, in)
 }
 
