@@ -215,8 +215,42 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 
 // finalBF16 is final for the merges fusedSources accepts: one blocked pass
 // computes the kept entries, the sign election and the merged values.
+// A chunk whose models keep by bands or cached masks is merged as two
+// halves (pieces) that run in parallel, so that a tensor's pieces keep
+// both cores busy to the end; a chunk where a kept tie run starts or ends,
+// or whose masks are drawn in the pass, is one piece.
 func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chain *eqChain, raw []merge.RawReader, cache *maskCache) error {
-	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+	whole := func(c merge.Chunk) bool {
+		for k := range ps {
+			p := &ps[k]
+			if p.zero || !p.sparse {
+				continue
+			}
+			switch m.v.sparse {
+			case sparseMagnitude, sparseOutliers:
+				if chain != nil {
+					before, after := chain.prefix(c.Index), chain.prefix(c.Index+1)
+					lo, hi := before[2*k], before[2*k+1]
+					if _, _, rule := p.band.chunkRule(lo, hi, after[2*k]-lo, after[2*k+1]-hi); rule == ruleTies {
+						return true
+					}
+				}
+			case sparseRandom:
+				if cache == nil {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	pieces := splitChunks(t, whole)
+	items := make([]merge.Chunk, len(pieces))
+	for i := range items {
+		items[i] = merge.Chunk{Index: i}
+	}
+	return merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
+		pc := pieces[it.Index]
+		c := pc.chunk
 		var before, after []int64
 		if chain != nil {
 			before, after = chain.prefix(c.Index), chain.prefix(c.Index+1)
@@ -277,8 +311,8 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 		out := merge.GetFloats(fusedBlock)
 		defer merge.PutFloats(out)
 		ms := make([]fusedModel, 0, len(act))
-		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
-			bn := int(min(fusedBlock, c.Hi-lo))
+		for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
+			bn := int(min(fusedBlock, pc.hi-lo))
 			b, err := baseBuf.read(raw[0], lo, bn)
 			if err != nil {
 				return err
@@ -313,18 +347,50 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 	})
 }
 
-// windowPassBF16 is windowPass on the stored bf16 values, block by block.
+// piece is a range [lo, hi) of a chunk that a pass handles as one item.
+type piece struct {
+	chunk  merge.Chunk
+	lo, hi int64
+}
+
+// splitChunks returns the chunks of t in order, each split into two pieces
+// (at a block boundary) unless whole(c) or the chunk is short.
+func splitChunks(t *merge.Task, whole func(c merge.Chunk) bool) []piece {
+	var out []piece
+	for _, c := range merge.Chunks(t.Len(), 1) {
+		if c.Len() < 4*fusedBlock || (whole != nil && whole(c)) {
+			out = append(out, piece{c, c.Lo, c.Hi})
+			continue
+		}
+		mid := c.Lo + int64(c.Len()/2/fusedBlock*fusedBlock)
+		out = append(out, piece{c, c.Lo, mid}, piece{c, mid, c.Hi})
+	}
+	return out
+}
+
+// windowPassBF16 is windowPass on the stored bf16 values, block by block;
+// the chunks are passed as halves (the queries' per-piece results, which
+// resolveWindow folds into the chunks).
 func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, want []bool, qs []*windowQuery, nChunks int) error {
+	pieces := splitChunks(t, nil)
+	chunkOf := make([]int, len(pieces))
+	items := make([]merge.Chunk, len(pieces))
+	for i, pc := range pieces {
+		chunkOf[i] = pc.chunk.Index
+		// c below is the piece: Index numbers the pieces.
+		items[i] = merge.Chunk{Index: i, Lo: pc.lo, Hi: pc.hi}
+	}
 	shifts := make([]uint, len(qs))
 	for i, q := range qs {
-		q.above = make([]int64, nChunks)
-		q.inside = make([][]uint32, nChunks)
-		q.hists = make([][]uint32, nChunks)
+		q.above = make([]int64, len(pieces))
+		q.inside = make([][]uint32, len(pieces))
+		q.hists = make([][]uint32, len(pieces))
+		q.chunkOf = chunkOf
 		shifts[i] = q.bucketShift()
 	}
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
-	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+	return merge.Parallel(ctx, t.Threads(), items, func(c merge.Chunk) error {
 		baseBuf := getRawBlock()
 		defer putRawBlock(baseBuf)
 		bufs := make([]*rawBlock, len(want))

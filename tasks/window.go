@@ -43,6 +43,9 @@ type windowQuery struct {
 	// patterns x by bucket (x − lo) >> bucketShift() (nil: not counted
 	// during the pass; resolveWindow counts it)
 	hists [][]uint32
+	// chunkOf, if set, maps the items of above, inside and hists (pieces
+	// of chunks, in order) to chunks; nil: they are the chunks
+	chunkOf []int
 }
 
 // windowBuckets bounds the buckets of a window's histograms: 16 KiB of
@@ -374,6 +377,22 @@ func resolveWindow(q *windowQuery, nChunks int) bool {
 	if q.overflow {
 		return false
 	}
+	if q.chunkOf != nil {
+		if !resolveWindowItems(q, len(q.above)) {
+			return false
+		}
+		per := make([]int64, nChunks)
+		for i, n := range q.perChunk {
+			per[q.chunkOf[i]] += n
+		}
+		q.perChunk = per
+		return true
+	}
+	return resolveWindowItems(q, nChunks)
+}
+
+// resolveWindowItems is resolveWindow over the query's nChunks items.
+func resolveWindowItems(q *windowQuery, nChunks int) bool {
 	var greater, size int64
 	for c := 0; c < nChunks; c++ {
 		greater += q.above[c]
