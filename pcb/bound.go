@@ -224,3 +224,11 @@ func weighDenseGeneric(v, B, tau []float32, s taskStats, w float32) {
 		v[j] = float32(float32(w*clipped(tau[j], s.lo, s.hi)) * sc)
 	}
 }
+
+// finishMergeZeroGeneric is finishMergeGeneric that then sets num and den
+// to zero (out must not alias them).
+func finishMergeZeroGeneric(out, num, den, base []float32, lambda float32) {
+	finishMergeGeneric(out, num, den, base, lambda)
+	clear(num[:len(out)])
+	clear(den[:len(out)])
+}

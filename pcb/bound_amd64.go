@@ -114,3 +114,19 @@ func maskCompact(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
 	c := maskCompactAVX2(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], &in[0], nv/8, compressPerm, laneSteps)
 	return c + maskCompactTail(idx[c:], dx[c:], dtau[c:], tau, sum, in, nv)
 }
+
+//go:noescape
+func finishMergeZeroAVX2(out, num, den, base *float32, n int, lambda float32)
+
+// finishMergeZero is finishMerge that leaves num and den zero (out must
+// not alias them).
+func finishMergeZero(out, num, den, base []float32, lambda float32) {
+	nv := len(out) &^ 7
+	if !useAVX2 || nv == 0 {
+		finishMergeZeroGeneric(out, num, den, base, lambda)
+		return
+	}
+	_, _, _ = num[len(out)-1], den[len(out)-1], base[len(out)-1]
+	finishMergeZeroAVX2(&out[0], &num[0], &den[0], &base[0], nv, lambda)
+	finishMergeZeroGeneric(out[nv:], num[nv:len(out)], den[nv:len(out)], base[nv:len(out)], lambda)
+}

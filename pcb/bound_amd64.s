@@ -406,3 +406,42 @@ kdone:
 	MOVQ R12, ret+72(FP)
 	VZEROUPPER
 	RET
+
+// func finishMergeZeroAVX2(out, num, den, base *float32, n int, lambda float32)
+//
+// finishMergeAVX2 that also sets num and den to zero (out must not alias
+// them).
+TEXT ·finishMergeZeroAVX2(SB), NOSPLIT, $0-44
+	MOVQ out+0(FP), DI
+	MOVQ num+8(FP), SI
+	MOVQ den+16(FP), DX
+	MOVQ base+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS lambda+40(FP), Y15
+	MOVL $0x2b8cbccc, BX // float32(1e-12)
+	VMOVD BX, X14
+	VPBROADCASTD X14, Y14
+	VPXOR Y13, Y13, Y13
+	SHRQ $3, CX
+	JZ   zdone
+
+zloop:
+	VMOVUPS (DX), Y0
+	VMAXPS  Y0, Y14, Y0
+	VMOVUPS (SI), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMULPS  Y15, Y1, Y1
+	VADDPS  (R8), Y1, Y1
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y13, (SI)
+	VMOVUPS Y13, (DX)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  zloop
+
+zdone:
+	VZEROUPPER
+	RET

@@ -28,3 +28,7 @@ func clipTally(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) [7]int {
 func maskCompact(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
 	return maskCompactGeneric(idx, dx, dtau, tau, sum, in)
 }
+
+func finishMergeZero(out, num, den, base []float32, lambda float32) {
+	finishMergeZeroGeneric(out, num, den, base, lambda)
+}

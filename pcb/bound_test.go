@@ -104,12 +104,17 @@ func TestFinishMergeMatchesReference(t *testing.T) {
 			}
 			simd.Scale(want, lambda)
 			simd.Add(want, want, base)
-			got, gen := make([]float32, size), make([]float32, size)
+			got, gen, gz := make([]float32, size), make([]float32, size), make([]float32, size)
 			finishMerge(got, num, den, base, lambda)
 			finishMergeGeneric(gen, num, den, base, lambda)
+			zn, zd := slices.Clone(num), slices.Clone(den)
+			finishMergeZero(gz, zn, zd, base, lambda)
 			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(gen[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("size %d λ %g: [%d] = %g (generic %g), reference %g", size, lambda, i, got[i], gen[i], want[i])
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(gen[i]) != math.Float32bits(want[i]) || math.Float32bits(gz[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("size %d λ %g: [%d] = %g (generic %g, zeroing %g), reference %g", size, lambda, i, got[i], gen[i], gz[i], want[i])
+				}
+				if math.Float32bits(zn[i])|math.Float32bits(zd[i]) != 0 {
+					t.Fatalf("size %d: finishMergeZero left num/den[%d] = %g, %g", size, i, zn[i], zd[i])
 				}
 			}
 		}
@@ -434,6 +439,33 @@ func TestMaskCompactMatchesGeneric(t *testing.T) {
 					t.Fatalf("size %d density %g: [%d] = %d %g %g, generic %d %g %g", size, density, j, gi[j], gx[j], gt[j], i, wx[j], wt[j])
 				}
 			}
+		}
+	}
+}
+
+// TestAppendMasked: the in-band values are appended in entry order, as a
+// bit-by-bit scan gives them, for mask lengths around the 8-byte steps.
+func TestAppendMasked(t *testing.T) {
+	r := rand.New(rand.NewPCG(63, 64))
+	for _, nm := range []int{0, 1, 7, 8, 9, 17, 512} {
+		masks := make([]uint8, nm)
+		x := make([]float32, 8*nm)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		for j := range masks {
+			if r.IntN(3) > 0 {
+				masks[j] = uint8(r.Uint32())
+			}
+		}
+		var want []float32
+		for i := range x {
+			if masks[i/8]>>(i%8)&1 != 0 {
+				want = append(want, absBits(x[i]))
+			}
+		}
+		if got := appendMasked(nil, masks, x); !slices.Equal(got, want) {
+			t.Fatalf("%d mask bytes: %v, want %v", nm, got, want)
 		}
 	}
 }

@@ -230,16 +230,17 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 }
 
 // appendMasked appends |x[8j+t]| for every bit t of masks[j] that is set,
-// in order, skipping eight mask bytes at a time where none is.
+// in order, reading the masks 64 bits (entries) at a time.
 func appendMasked(dst []float32, masks []uint8, x []float32) []float32 {
-	for w := 0; w < len(masks); w += 8 {
-		if w+8 <= len(masks) && binary.LittleEndian.Uint64(masks[w:]) == 0 {
-			continue
+	w := 0
+	for ; w+8 <= len(masks); w += 8 {
+		for word := binary.LittleEndian.Uint64(masks[w:]); word != 0; word &= word - 1 {
+			dst = append(dst, absBits(x[8*w+bits.TrailingZeros64(word)]))
 		}
-		for j := w; j < min(w+8, len(masks)); j++ {
-			for mm := uint(masks[j]); mm != 0; mm &= mm - 1 {
-				dst = append(dst, absBits(x[8*j+bits.TrailingZeros(mm)]))
-			}
+	}
+	for j := w; j < len(masks); j++ {
+		for mm := uint(masks[j]); mm != 0; mm &= mm - 1 {
+			dst = append(dst, absBits(x[8*j+bits.TrailingZeros(mm)]))
 		}
 	}
 	return dst

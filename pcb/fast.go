@@ -38,12 +38,14 @@ type boundMasks struct {
 	count    []int
 	above    []int
 	dm, v    []float32
+	num, den []float32             // mergeListed's sums, zero between blocks
 	in       [blockElems / 8]uint8 // classify's bits when not recorded
 }
 
 func newBoundMasks(n int) *boundMasks {
 	bm := &boundMasks{count: make([]int, n), above: make([]int, n),
-		dm: make([]float32, blockElems), v: make([]float32, blockElems)}
+		dm: make([]float32, blockElems), v: make([]float32, blockElems),
+		num: make([]float32, blockElems), den: make([]float32, blockElems)}
 	for range n {
 		bm.idx = append(bm.idx, make([]int32, blockElems))
 		bm.dx = append(bm.dx, make([]float32, blockElems))
@@ -242,9 +244,7 @@ func mergeCandidates(out []float32, b *buffers, st []taskStats, ib *itemBits, lo
 // mergeListed merges a block from the entries listed per task in bm (the
 // others have weight 0).
 func mergeListed(out []float32, b *buffers, st []taskStats, bm *boundMasks, w []float32, lambda float32) {
-	num, den := out, b.den
-	clear(num)
-	clear(den)
+	num, den := bm.num, bm.den // zero between calls
 	nf := float32(len(st))
 	for k, s := range st {
 		B := bm.scores(b, k, s, nf)
@@ -255,7 +255,7 @@ func mergeListed(out []float32, b *buffers, st []taskStats, bm *boundMasks, w []
 			den[i] += B[j]
 		}
 	}
-	finishMerge(out, num, den, b.base, lambda)
+	finishMergeZero(out, num, den, b.base, lambda)
 }
 
 // mergeBounds returns the bound constants of the merge pass: each task's
