@@ -94,51 +94,38 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 			qs = append(qs, &windowQuery{rankQuery: rankQuery{Stream: k, Rank: bs[k].lo}})
 		}
 	}
-	work := map[int][]uint32{}
+	// Each stream's queries (in order, on one copy of its sample) run in
+	// parallel with the other streams'.
+	var streams []int
+	byStream := map[int][]*windowQuery{}
 	for _, q := range qs {
-		a, done := work[q.Stream]
-		if !done {
-			a = samples[q.Stream]
-			if exact { // collectWindow reads the samples in order below
-				a = slices.Clone(a)
-			}
-			work[q.Stream] = a
+		if byStream[q.Stream] == nil {
+			streams = append(streams, q.Stream)
 		}
-		ns := int64(len(a))
-		if exact {
-			v := nthLargest(a, q.Rank)
-			q.lo, q.hi = v, v
-			continue
+		byStream[q.Stream] = append(byStream[q.Stream], q)
+	}
+	tooFull := make([]bool, len(streams))
+	items := make([]merge.Chunk, len(streams))
+	for i := range items {
+		items[i] = merge.Chunk{Index: i}
+	}
+	err = merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
+		a := samples[streams[it.Index]]
+		if exact { // collectWindow reads the samples in order below
+			a = slices.Clone(a)
 		}
-		p := float64(q.Rank) / float64(n)
-		r := int64(p * float64(ns))
-		margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
-		q.hi, q.lo = 0x7fffffff, 0
-		k1 := 0 // ascending position of q.hi in a, once selected
-		if r-margin >= 0 {
-			q.hi = nthLargest(a, r-margin)
-			k1 = int(ns - 1 - (r - margin))
-		}
-		if r+margin < ns {
-			if k1 > 0 {
-				// a[:k1] holds the k1 smallest values: rank r+margin of a
-				// is rank 2·margin−1 there.
-				q.lo = nthLargest(a[:k1], 2*margin-1)
-			} else {
-				q.lo = nthLargest(a, r+margin)
+		for _, q := range byStream[streams[it.Index]] {
+			if windowFromSample(q, a, n, exact) {
+				tooFull[it.Index] = true
 			}
 		}
-		// A window the sample already shows to be too full (a huge run of
-		// tied values) would only cost a wasted pass.
-		var inside int64
-		for _, x := range a {
-			if x >= q.lo && x <= q.hi {
-				inside++
-			}
-		}
-		if float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow {
-			return nil, nil, false, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if slices.Contains(tooFull, true) {
+		return nil, nil, false, nil
 	}
 	if exact {
 		// The sample is the tensor: count directly.
@@ -209,6 +196,44 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 		chain.publish(c, chain.prefix(c), counts[c])
 	}
 	return bands, chain, true, nil
+}
+
+// windowFromSample sets the window of q from the sample a (of a tensor of
+// n elements; the whole tensor when exact), reordering a. It reports a
+// window the sample already shows to be too full (a huge run of tied
+// values), which would only cost a wasted pass.
+func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull bool) {
+	ns := int64(len(a))
+	if exact {
+		v := nthLargest(a, q.Rank)
+		q.lo, q.hi = v, v
+		return false
+	}
+	p := float64(q.Rank) / float64(n)
+	r := int64(p * float64(ns))
+	margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
+	q.hi, q.lo = 0x7fffffff, 0
+	k1 := 0 // ascending position of q.hi in a, once selected
+	if r-margin >= 0 {
+		q.hi = nthLargest(a, r-margin)
+		k1 = int(ns - 1 - (r - margin))
+	}
+	if r+margin < ns {
+		if k1 > 0 {
+			// a[:k1] holds the k1 smallest values: rank r+margin of a is
+			// rank 2·margin−1 there.
+			q.lo = nthLargest(a[:k1], 2*margin-1)
+		} else {
+			q.lo = nthLargest(a, r+margin)
+		}
+	}
+	var inside int64
+	for _, x := range a {
+		if x >= q.lo && x <= q.hi {
+			inside++
+		}
+	}
+	return float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow
 }
 
 // rankBounds are the descending ranks [lo, hi) a model keeps.
@@ -442,17 +467,26 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 		return true
 	}
 	// The bucket's values, chunk after chunk (starts[c]: chunk c's first).
-	in := make([]uint32, 0, total[b])
+	in := make([]uint32, total[b]+1) // +1: the compaction stores every value
 	starts := make([]int, nChunks+1)
+	m, bb := 0, uint32(b)
 	for c := 0; c < nChunks; c++ {
-		starts[c] = len(in)
+		starts[c] = m
+		if q.hists[c] != nil && q.hists[c][b] == 0 {
+			continue
+		}
 		for _, x := range q.inside[c] {
-			if (x-lo)>>shift == uint32(b) {
-				in = append(in, x)
+			// Branch-free compaction: store always, advance when in b.
+			in[m] = x
+			inc := 0
+			if (x-lo)>>shift == bb {
+				inc = 1
 			}
+			m += inc
 		}
 	}
-	starts[nChunks] = len(in)
+	starts[nChunks] = m
+	in = in[:m]
 	// The bucket's values are often a few bit patterns in long tie runs:
 	// a histogram of the bucket's bit patterns finds the answer.
 	var v uint32
