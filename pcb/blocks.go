@@ -112,8 +112,9 @@ func (g *group) forItemBF16(it item, srcs []merge.RawReader, withBase bool, fn b
 			}
 			for k := range b.tau {
 				b.tau[k] = b.ownTau[k][:size]
-				deltaBF16(b.tau[k], b.sum, b.raw16[k+1][lo:hi], b.raw16[0][lo:hi], k == 0)
+				b.mrows[k] = b.raw16[k+1][lo:hi]
 			}
+			deltasBF16(b.tau, b.sum, b.mrows, b.raw16[0][lo:hi], b.addrs)
 			b.sumReady = true
 			b.at = lo
 			if err := fn(it, off+int64(lo), b); err != nil {
@@ -142,6 +143,10 @@ func (b *buffers) ensureRaw(m int) {
 	}
 	for len(b.ownTau) < len(b.tau) {
 		b.ownTau = append(b.ownTau, make([]float32, blockElems))
+	}
+	if len(b.mrows) < len(b.tau) {
+		b.mrows = make([][]uint16, len(b.tau))
+		b.addrs = make([]uintptr, 2*len(b.tau))
 	}
 }
 

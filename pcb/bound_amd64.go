@@ -2,6 +2,11 @@
 
 package pcb
 
+import (
+	"runtime"
+	"unsafe"
+)
+
 // boundCompactAVX2 is boundCompactGeneric over n entries, n a multiple of
 // 8; idx and dx need room for n values.
 //
@@ -129,4 +134,35 @@ func finishMergeZero(out, num, den, base []float32, lambda float32) {
 	_, _, _ = num[len(out)-1], den[len(out)-1], base[len(out)-1]
 	finishMergeZeroAVX2(&out[0], &num[0], &den[0], &base[0], nv, lambda)
 	finishMergeZeroGeneric(out[nv:], num[nv:len(out)], den[nv:len(out)], base[nv:len(out)], lambda)
+}
+
+//go:noescape
+func deltasBF16AVX2(taus *uintptr, sum *float32, models *uintptr, base *uint16, tasks, n int)
+
+// deltasBF16 sets every τ_k = model_k − base (bf16 widened exactly) and
+// sum = Σ_k τ_k added in task order, as deltaBF16 task by task does, in one
+// sweep; addrs is scratch for 2·len(taus) addresses. The rows must be heap
+// memory that stays referenced (the addresses are passed as integers).
+func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint16, addrs []uintptr) {
+	n := len(base)
+	nv := n &^ 7
+	if !useAVX2 || nv == 0 || len(taus) == 0 {
+		for k := range taus {
+			deltaBF16(taus[k], sum, models[k], base, k == 0)
+		}
+		return
+	}
+	tp, mp := addrs[:len(taus)], addrs[len(taus):2*len(taus)]
+	for k := range taus {
+		_, _ = taus[k][n-1], models[k][n-1]
+		tp[k] = uintptr(unsafe.Pointer(&taus[k][0]))
+		mp[k] = uintptr(unsafe.Pointer(&models[k][0]))
+	}
+	_ = sum[n-1]
+	deltasBF16AVX2(&tp[0], &sum[0], &mp[0], &base[0], len(taus), nv)
+	runtime.KeepAlive(taus)
+	runtime.KeepAlive(models)
+	for k := range taus {
+		deltaBF16Generic(taus[k][nv:n], sum[nv:n], models[k][nv:n], base[nv:n], k == 0)
+	}
 }

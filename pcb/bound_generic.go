@@ -32,3 +32,10 @@ func maskCompact(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
 func finishMergeZero(out, num, den, base []float32, lambda float32) {
 	finishMergeZeroGeneric(out, num, den, base, lambda)
 }
+
+// deltasBF16 sets every τ_k = model_k − base and their sum in task order.
+func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint16, _ []uintptr) {
+	for k := range taus {
+		deltaBF16Generic(taus[k], sum, models[k], base, k == 0)
+	}
+}

@@ -122,7 +122,8 @@ func TestFinishMergeMatchesReference(t *testing.T) {
 }
 
 // TestDeltaBF16MatchesReference: τ and the running sum from stored bf16
-// equal simd.BF16ToF32, simd.Sub and simd.Add, generic and AVX2, including
+// equal simd.BF16ToF32, simd.Sub and simd.Add — task by task (generic and
+// AVX2) and all tasks in one sweep (deltasBF16) — including
 // zeros, −0, subnormals, infinities and NaNs, over odd lengths.
 func TestDeltaBF16MatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(55, 56))
@@ -149,6 +150,15 @@ func TestDeltaBF16MatchesReference(t *testing.T) {
 				copy(wantSum, want[0])
 			} else {
 				simd.Add(wantSum, wantSum, want[k])
+			}
+		}
+		taus, sum := [][]float32{make([]float32, size), make([]float32, size), make([]float32, size)}, make([]float32, size)
+		deltasBF16(taus, sum, models, base, make([]uintptr, 6))
+		for k := range taus {
+			for i := range taus[k] {
+				if math.Float32bits(taus[k][i]) != math.Float32bits(want[k][i]) || math.Float32bits(sum[i]) != math.Float32bits(wantSum[i]) {
+					t.Fatalf("deltasBF16 size %d: τ%d[%d] = %#x sum %#x, reference %#x %#x", size, k, i, math.Float32bits(taus[k][i]), math.Float32bits(sum[i]), math.Float32bits(want[k][i]), math.Float32bits(wantSum[i]))
+				}
 			}
 		}
 		for _, impl := range []struct {

@@ -48,6 +48,8 @@ type buffers struct {
 	masks   *boundMasks    // bounded scoring scratch
 	bound   []*boundParams // bounded speculation: per-task constants
 	inRows  [][]uint8      // bounded speculation: per-task candidate bits of the block
+	mrows   [][]uint16     // raw reads: the block's stored model values
+	addrs   []uintptr      // deltasBF16 scratch
 	tt      []float32      // tanhLarge scratch
 	// sumReady: sum already holds Σ_j τ_j of the block (set by the reader
 	// that computed τ and the sum in one sweep).
