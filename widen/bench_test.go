@@ -189,3 +189,28 @@ func BenchmarkColumnStatsStreamingBF16(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkBetweenPasses(b *testing.B) {
+	// The work between the passes of one tensor: column differences, the
+	// 2n sorts and the weights (n = 2 models).
+	for _, c := range []int{2048, 32000} {
+		rng := rand.New(rand.NewPCG(3, 3))
+		st := newColumnStats(2, c)
+		for i := range st.v {
+			st.v[i] = 1 + rng.Float64()
+		}
+		b.Run(fmt.Sprintf("cols=%d", c), func(b *testing.B) {
+			reportThreadCPU(b, func() {
+				magPos, dirPos := make([][]int32, 2), make([][]int32, 2)
+				for k := range 2 {
+					mag, dir, idx := make([]float64, c), make([]float64, c), make([]int32, c)
+					columnDifferences(mag, dir, st.ss0(), st.ss(k), st.dot(k))
+					magPos[k], dirPos[k] = make([]int32, c), make([]int32, c)
+					rankPositions(magPos[k], mag, idx)
+					rankPositions(dirPos[k], dir, idx)
+				}
+				columnWeights(magPos, dirPos, c, 1, 1)
+			})
+		})
+	}
+}

@@ -383,7 +383,7 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 		w[k] = make([]float32, c)
 	}
 	parts := 1
-	if c >= 4096 {
+	if c >= 256 {
 		parts = t.Threads()
 	}
 	var ranges []merge.Chunk
