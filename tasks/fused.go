@@ -405,7 +405,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 		hists := make([][]uint32, len(qs))
 		above := make([]int64, len(qs))
 		for i, q := range qs {
-			inside[i] = make([]uint32, 0, c.Len()/64+fusedBlock+8)
+			inside[i] = getWindowBuf(c.Len()/64 + fusedBlock + 8)
 			hists[i] = make([]uint32, (q.hi-q.lo)>>shifts[i]+1)
 		}
 		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
@@ -424,8 +424,9 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			for i, q := range qs {
 				in := inside[i]
 				if cap(in)-len(in) < bn+8 {
-					grown := make([]uint32, len(in), 2*cap(in)+bn+8)
+					grown := getWindowBuf(2*cap(in) + bn + 8)[:len(in)]
 					copy(grown, in)
+					putWindowBuf(in)
 					in = grown
 				}
 				cnt, ab := windowBF16(in[len(in):cap(in)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
@@ -445,6 +446,8 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			q.above[c.Index] = above[i]
 			if !over {
 				q.inside[c.Index] = inside[i]
+			} else {
+				putWindowBuf(inside[i])
 				q.hists[c.Index] = hists[i]
 			}
 		}

@@ -27,6 +27,33 @@ const (
 	windowSigma = 6       // window half-width in standard deviations of the sample rank
 )
 
+// windowBufs recycles the buffers that hold collected window values
+// between a window pass and its resolution (fresh memory for every tensor
+// would cost page faults).
+var windowBufs = sync.Pool{New: func() any { return new([]uint32) }}
+
+// getWindowBuf returns an empty buffer of capacity at least n.
+func getWindowBuf(n int) []uint32 {
+	p := windowBufs.Get().(*[]uint32)
+	b := *p
+	if cap(b) < n {
+		windowBufs.Put(p)
+		return make([]uint32, 0, n)
+	}
+	*p = nil
+	windowBufs.Put(p)
+	return b[:0]
+}
+
+// putWindowBuf gives a buffer back to getWindowBuf.
+func putWindowBuf(b []uint32) {
+	if cap(b) == 0 {
+		return
+	}
+	b = b[:0]
+	windowBufs.Put(&b)
+}
+
 // scratchPool recycles the per-chunk compaction buffers of windowPass.
 var scratchPool = sync.Pool{New: func() any { return new([]uint32) }}
 
@@ -463,7 +490,7 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 				}
 			}
 		}
-		q.inside, q.hists = nil, nil
+		q.release()
 		return true
 	}
 	// The bucket's values, chunk after chunk (starts[c]: chunk c's first).
@@ -523,8 +550,16 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 		}
 	}
 	q.answer = rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
-	q.inside, q.hists = nil, nil
+	q.release()
 	return true
+}
+
+// release drops the collected values, giving their buffers back.
+func (q *windowQuery) release() {
+	for _, b := range q.inside {
+		putWindowBuf(b)
+	}
+	q.inside, q.hists = nil, nil
 }
 
 // nthLargest returns the element of descending rank r (0-based) of a,
