@@ -496,7 +496,8 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 	// still in the CPU's last-level cache.
 	backward := slices.Clone(chunks)
 	slices.Reverse(backward)
-	return merge.Parallel(ctx, t.Threads(), backward, in.guard(t, func(c merge.Chunk) error {
+	out := newChunkWriter(t)
+	err := merge.Parallel(ctx, t.Threads(), backward, in.guard(t, func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols, in != nil)
 		defer buf.release()
 		xr := make([][]float32, n)
@@ -504,7 +505,6 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 		xr16, xp16 := make([][]uint16, n), make([]*uint16, n)
 		// The chunk's result is written at once: fewer, larger writes.
 		all := merge.GetFloats(c.Len())
-		defer merge.PutFloats(all)
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
 			out := all[lo-c.Lo : hi-c.Lo]
 			var b []float32
@@ -546,10 +546,72 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			return nil
 		})
 		if err != nil {
+			merge.PutFloats(all)
 			return err
 		}
-		return t.Out.Write(all, c.Lo)
+		return out.write(all, c.Lo)
 	}))
+	if werr := out.close(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// chunkWriter writes the results of pass 2 into the task's output. With
+// more than one thread the writes go through one goroutine, in the order
+// the chunks finish: the workers go on computing meanwhile, and they do not
+// contend for the output file (concurrent writes to one file serialise in
+// the kernel, which may spin while waiting). With one thread each write is
+// made in place.
+type chunkWriter struct {
+	t    *merge.Task
+	ch   chan chunkResult
+	done chan error
+}
+
+// chunkResult is one chunk's result (a merge.GetFloats buffer) and its
+// offset.
+type chunkResult struct {
+	vals []float32
+	off  int64
+}
+
+func newChunkWriter(t *merge.Task) *chunkWriter {
+	w := &chunkWriter{t: t}
+	if t.Threads() < 2 {
+		return w
+	}
+	w.ch, w.done = make(chan chunkResult, t.Threads()), make(chan error, 1)
+	go func() {
+		var err error
+		for r := range w.ch {
+			if err == nil {
+				err = t.Out.Write(r.vals, r.off)
+			}
+			merge.PutFloats(r.vals)
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// write writes (or queues) vals at element off and takes over the buffer.
+func (w *chunkWriter) write(vals []float32, off int64) error {
+	if w.ch == nil {
+		defer merge.PutFloats(vals)
+		return w.t.Out.Write(vals, off)
+	}
+	w.ch <- chunkResult{vals, off}
+	return nil
+}
+
+// close waits for the queued writes and returns the first write error.
+func (w *chunkWriter) close() error {
+	if w.ch == nil {
+		return nil
+	}
+	close(w.ch)
+	return <-w.done
 }
 
 // weightedRowSum sets out = b + Σ_k float32(w[k][row]·(x[k] − b)) for one
