@@ -166,3 +166,16 @@ func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint1
 		deltaBF16Generic(taus[k][nv:n], sum[nv:n], models[k][nv:n], base[nv:n], k == 0)
 	}
 }
+
+//go:noescape
+func tanhMaskAVX2(mask *uint8, x *float32, n int)
+
+// tanhMask is tanhMaskGeneric, in AVX2 where the CPU has it.
+func tanhMask(mask []uint8, x []float32) {
+	if !useAVX2 || len(x) == 0 {
+		tanhMaskGeneric(mask, x)
+		return
+	}
+	_ = mask[len(x)/8-1]
+	tanhMaskAVX2(&mask[0], &x[0], len(x))
+}

@@ -496,3 +496,32 @@ sstore:
 sdone:
 	VZEROUPPER
 	RET
+
+// func tanhMaskAVX2(mask *uint8, x *float32, n int)
+//
+// Bit t of mask[j] is set when x[8j+t] is not in [+0, 2⁻¹⁴] on the bits:
+// its bits, as an int32, are above 0x38800000 or negative.
+TEXT ·tanhMaskAVX2(SB), NOSPLIT, $0-24
+	MOVQ mask+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVL $0x38800000, BX
+	VMOVD BX, X8
+	VPBROADCASTD X8, Y8
+	SHRQ $3, CX
+	JZ   hdone
+
+hloop:
+	VMOVUPS   (SI), Y0
+	VPCMPGTD  Y8, Y0, Y1
+	VPOR      Y0, Y1, Y1
+	VMOVMSKPS Y1, BX
+	MOVB      BX, (DI)
+	ADDQ $32, SI
+	INCQ DI
+	DECQ CX
+	JNZ  hloop
+
+hdone:
+	VZEROUPPER
+	RET

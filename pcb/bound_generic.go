@@ -39,3 +39,5 @@ func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint1
 		deltaBF16Generic(taus[k], sum, models[k], base, k == 0)
 	}
 }
+
+func tanhMask(mask []uint8, x []float32) { tanhMaskGeneric(mask, x) }

@@ -479,3 +479,27 @@ func TestAppendMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestTanhMaskMatchesGeneric: the AVX2 selection of entries simd.Tanh may
+// change equals the generic one around the limit, for signs, zeros and NaNs.
+func TestTanhMaskMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(65, 66))
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = math.Float32frombits(0x38800000 + uint32(r.IntN(5)) - 2)
+		switch r.IntN(6) {
+		case 0:
+			x[i] = -x[i]
+		case 1:
+			x[i] = math.Float32frombits(r.Uint32())
+		case 2:
+			x[i] = float32(math.Copysign(0, -1))
+		}
+	}
+	got, want := make([]uint8, len(x)/8), make([]uint8, len(x)/8)
+	tanhMask(got, x)
+	tanhMaskGeneric(want, x)
+	if !slices.Equal(got, want) {
+		t.Fatal("tanhMask differs from tanhMaskGeneric")
+	}
+}

@@ -51,6 +51,7 @@ type buffers struct {
 	mrows   [][]uint16     // raw reads: the block's stored model values
 	addrs   []uintptr      // deltasBF16 scratch
 	tt      []float32      // tanhLarge scratch
+	tmask   []uint8
 	// sumReady: sum already holds Σ_j τ_j of the block (set by the reader
 	// that computed τ and the sum in one sweep).
 	sumReady bool
@@ -209,14 +210,19 @@ const tanhIdentityMax = 0x1p-14
 // values and NaNs included), gathered densely into b's scratch.
 func tanhLarge(b *buffers, x []float32) {
 	if cap(b.tt) < len(x) {
-		b.tt, b.ti = make([]float32, max(len(x), blockElems)), make([]int32, max(len(x), blockElems))
+		n := max(len(x), blockElems)
+		b.tt, b.ti, b.tmask = make([]float32, n), make([]int32, n), make([]uint8, n/8+1)
 	}
 	tt, ti := b.tt[:len(x)], b.ti[:len(x)]
-	const limit = int64(0x38800000) // bits of tanhIdentityMax
-	c := 0
-	for j, v := range x {
-		ti[c], tt[c] = int32(j), v
-		c += int((limit - int64(math.Float32bits(v))) >> 63 & 1)
+	nv := len(x) &^ 7
+	masks := b.tmask[:nv/8]
+	tanhMask(masks, x[:nv])
+	c := compress(ti, tt, x[:nv], masks, 0)
+	for j, v := range x[nv:] {
+		if tanhNeeded(v) {
+			ti[c], tt[c] = int32(nv+j), v
+			c++
+		}
 	}
 	if c == 0 {
 		return
@@ -224,6 +230,24 @@ func tanhLarge(b *buffers, x []float32) {
 	simd.Tanh(tt[:c], tt[:c])
 	for j, i := range ti[:c] {
 		x[i] = tt[j]
+	}
+}
+
+// tanhNeeded reports whether simd.Tanh may change v: v is not in
+// [+0, tanhIdentityMax] (on the bits, so negative values and NaNs are).
+func tanhNeeded(v float32) bool { return math.Float32bits(v) > 0x38800000 }
+
+// tanhMaskGeneric sets bit t of mask[j] to tanhNeeded(x[8j+t]), for
+// len(x) a multiple of 8.
+func tanhMaskGeneric(mask []uint8, x []float32) {
+	for j := range len(x) / 8 {
+		var mb uint8
+		for t := range 8 {
+			if tanhNeeded(x[8*j+t]) {
+				mb |= 1 << t
+			}
+		}
+		mask[j] = mb
 	}
 }
 
