@@ -82,7 +82,7 @@ func TestKernelsMatchGeneric(t *testing.T) {
 		// Rules: mixed (band or bits by model), every model by a band, every
 		// model by mask bits (the kernels differ).
 		for _, rule := range []string{"mixed", "band", "bits"} {
-			for _, K := range []int{1, 2, 3, 5} {
+			for _, K := range []int{1, 2, 3, 4, 5} {
 				for _, normalize := range []bool{false, true} {
 					for _, lambda := range []float32{1, 0.7} {
 						ms := make([]fusedModel, K)
