@@ -107,11 +107,22 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 	ranks := []int64{clipLoRank(d, m.clip), clipHiRank(d, m.clip)}
 	sample := smp.tasks(n)
 	bands := make([][]keyBand, n)
+	frac := make([][]float32, n) // the sample's fraction inside each band
 	usable := true
 	for k := range n {
 		var ok bool
 		if bands[k], ok = clipKeyBands(sample[k], ranks, d); !ok {
 			usable = false
+			continue
+		}
+		for _, bd := range bands[k] {
+			in := 0
+			for _, v := range sample[k] {
+				if key := math.Float32bits(v) &^ signBit; key > bd.lo && key <= bd.hi {
+					in++
+				}
+			}
+			frac[k] = append(frac[k], float32(in)/float32(len(sample[k])))
 		}
 	}
 	tallies := make([][]bandTally, len(g.items)) // per item: task-major, band-minor
@@ -120,6 +131,11 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 		tl := tallies[it.idx]
 		if tl == nil && usable {
 			tl = make([]bandTally, n*len(ranks))
+			for k := range n {
+				for j := range ranks {
+					tl[k*len(ranks)+j].in = make([]float32, 0, bandCap(it.c.Len(), frac[k][j]))
+				}
+			}
 			tallies[it.idx] = tl
 		}
 		if !m.pairwise {

@@ -65,6 +65,15 @@ func newSampler(g *group) *sampler {
 // tasks returns the sample as one row per task vector, in item order.
 func (s *sampler) tasks(n int) [][]float32 {
 	out := make([][]float32, n)
+	total := 0
+	for _, r := range s.rows {
+		if len(r) > 0 {
+			total += len(r[0])
+		}
+	}
+	for k := range out {
+		out[k] = make([]float32, 0, total)
+	}
 	for _, r := range s.rows {
 		for k := range out {
 			out[k] = append(out[k], r[k]...)
@@ -110,7 +119,7 @@ type scoreRank struct {
 // band returns, per task vector, the band [lo, hi] of balance scores
 // expected to hold the drop position, from the sample's scores; ok is false
 // when the sample is too small or holds a NaN score.
-func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *envelope, ranks []scoreRank) (lo, hi []float32, ok bool) {
+func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *envelope, ranks []scoreRank) (lo, hi, frac []float32, ok bool) {
 	n := len(st)
 	vals := make([][]float32, n)
 	g.rowBlocks(sample, func(b *buffers) {
@@ -122,7 +131,7 @@ func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *env
 	for k, v := range vals {
 		m := len(v)
 		if m < 64 || slices.ContainsFunc(v, func(x float32) bool { return x != x }) {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		slices.Sort(v)
 		q := float64(ranks[k].k) / float64(ranks[k].pop)
@@ -138,7 +147,19 @@ func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *env
 			hi[k] = v[at+delta]
 		}
 	}
-	return lo, hi, true
+	// The fraction of the sampled entries whose score is in the band, to
+	// size the band's buffers.
+	frac = make([]float32, n)
+	for k, v := range vals {
+		in := 0
+		for _, x := range v {
+			if x >= lo[k] && x <= hi[k] {
+				in++
+			}
+		}
+		frac[k] = float32(in) / float32(max(len(sample[k]), 1))
+	}
+	return lo, hi, frac, true
 }
 
 // bandCounts is one item's tally of the scores against the bands.
@@ -155,7 +176,7 @@ type bandCounts struct {
 // drop position was not inside its band.
 func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *sampler, env *envelope, ranks []scoreRank) (bool, error) {
 	n := g.n
-	lo, hi, ok := g.band(smp.tasks(n), st, m.pairwise, env, ranks)
+	lo, hi, frac, ok := g.band(smp.tasks(n), st, m.pairwise, env, ranks)
 	if !ok {
 		return false, nil
 	}
@@ -177,6 +198,7 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 			a = &bandCounts{in: make([][]float32, n), nIn: make([]int64, n), above: make([]int64, n), max: make([]float32, n)}
 			for k := range a.max {
 				a.max[k] = float32(math.Inf(-1))
+				a.in[k] = make([]float32, 0, bandCap(it.c.Len(), frac[k]))
 			}
 			acc[it.idx] = a
 		}
@@ -289,6 +311,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 		}
 	}
 	return true, nil
+}
+
+// bandCap is the capacity to give an item's buffer of band values: its
+// expected share (the sample's fraction frac) with a margin, so that the
+// buffer rarely grows.
+func bandCap(items int, frac float32) int {
+	return int(float64(items)*float64(frac)*1.25) + 16
 }
 
 // plusZero returns v, with −0 as +0 (as the radix selection returns zeros).
