@@ -129,22 +129,28 @@ func rowBlocks(c merge.Chunk, cols int, fn func(lo, hi int64) error) error {
 }
 
 // blockBuffers are one worker's buffers for a block of every input: float32
-// values (base, models) and, for stored bfloat16 inputs, their bit
-// patterns (base first), plus a per-column float64 scratch vector.
+// values (base, models) and, for stored bfloat16 inputs read with pread,
+// their bit patterns (base first).
 type blockBuffers struct {
 	base []float32
 	x    [][]float32
 	// raw holds the bit patterns of the base and the models, in the first
-	// halves of the float32 buffers rawStore (nil without raw inputs).
-	// xs16 and xsf are the model slices handed out by readRaw, read and
-	// widen.
+	// halves of the float32 buffers rawStore (nil unless asked for).
 	raw      [][]uint16
 	rawStore [][]float32
-	scratch  []float64
-	xs16     [][]uint16
-	xsf      [][]float32
+	// scratch takes the base's column squares that the fused pass-1
+	// kernel computes again for models after the first two (nil for at
+	// most two models).
+	scratch []float64
+	// xs16 and xsf are the model slices handed out by rawInputs.block,
+	// read and widen.
+	xs16 [][]uint16
+	xsf  [][]float32
 }
 
+// getBlockBuffers returns buffers for blocks of whole rows of cols columns
+// of n models and the base; raw adds the buffers for reading stored bit
+// patterns (readRaw).
 func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 	size := max(1, blockElems/cols) * cols
 	b := &blockBuffers{base: merge.GetFloats(size), x: make([][]float32, n),
@@ -152,10 +158,10 @@ func getBlockBuffers(n, cols int, raw bool) *blockBuffers {
 	for k := range b.x {
 		b.x[k] = merge.GetFloats(size)
 	}
+	if n > 2 {
+		b.scratch = make([]float64, cols)
+	}
 	if raw {
-		if n > 2 {
-			b.scratch = make([]float64, cols)
-		}
 		b.raw, b.rawStore = make([][]uint16, n+1), make([][]float32, n+1)
 		for i := range b.raw {
 			b.rawStore[i] = merge.GetFloats((size + 1) / 2)
@@ -408,7 +414,7 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 	sum := newOrderedSum(n, cols)
 	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
 		p := sum.get()
-		buf := getBlockBuffers(n, cols, in != nil)
+		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
 		err := rowBlocks(c, cols, func(lo, hi int64) error {
 			if in != nil {
@@ -447,7 +453,7 @@ func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, co
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
 	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, in != nil)
+		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			var b []float32
@@ -498,7 +504,7 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 	slices.Reverse(backward)
 	out := newChunkWriter(t)
 	err := merge.Parallel(ctx, t.Threads(), backward, in.guard(t, func(c merge.Chunk) error {
-		buf := getBlockBuffers(n, cols, in != nil)
+		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
 		xr := make([][]float32, n)
 		xp, wp := make([]*float32, n), make([]*float32, n)
