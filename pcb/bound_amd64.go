@@ -103,21 +103,18 @@ func clipTally(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) (counts [7]in
 }
 
 //go:noescape
-func maskCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, masks *uint8, ngroups int, perm *[256][8]int32, lanes *[2][8]int32) int
+func maskListAMD64(idx *int32, dx, dtau, tau, sum *float32, words *uint64, nwords int) int
 
-// laneSteps is the first 8 positions and the step between groups of 8
-// (read-only).
-var laneSteps = &[2][8]int32{{0, 1, 2, 3, 4, 5, 6, 7}, {8, 8, 8, 8, 8, 8, 8, 8}}
-
-// maskCompact is maskCompactGeneric, in AVX2 where the CPU has it.
+// maskCompact is maskCompactGeneric, reading the bits 64 at a time and
+// visiting only the set ones (the candidates are sparse).
 func maskCompact(idx []int32, dx, dtau, tau, sum []float32, in []uint8) int {
-	nv := len(tau) &^ 7
-	if !useAVX2 || nv == 0 {
+	nw := len(tau) / 64
+	if nw == 0 {
 		return maskCompactGeneric(idx, dx, dtau, tau, sum, in)
 	}
-	_, _, _, _, _ = idx[len(tau)-1], dx[len(tau)-1], dtau[len(tau)-1], sum[len(tau)-1], in[(len(tau)+7)/8-1]
-	c := maskCompactAVX2(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], &in[0], nv/8, compressPerm, laneSteps)
-	return c + maskCompactTail(idx[c:], dx[c:], dtau[c:], tau, sum, in, nv)
+	_, _, _, _, _ = idx[len(tau)-1], dx[len(tau)-1], dtau[len(tau)-1], sum[len(tau)-1], in[8*nw-1]
+	c := maskListAMD64(&idx[0], &dx[0], &dtau[0], &tau[0], &sum[0], (*uint64)(unsafe.Pointer(&in[0])), nw)
+	return c + maskCompactTail(idx[c:], dx[c:], dtau[c:], tau, sum, in, 64*nw)
 }
 
 //go:noescape

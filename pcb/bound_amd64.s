@@ -358,54 +358,6 @@ tdone:
 	VZEROUPPER
 	RET
 
-// func maskCompactAVX2(idx *int32, dx, dtau, tau, sum *float32, masks *uint8, ngroups int, perm *[256][8]int32, lanes *[2][8]int32) int
-//
-// Per mask byte (8 entries): the permutation of its set lanes to the front,
-// applied to τ, x = τ·sum and the positions (lanes[0], advanced by
-// lanes[1]); all 8 lanes are stored at the output count, which then
-// advances by the number of set bits.
-TEXT ·maskCompactAVX2(SB), NOSPLIT, $0-80
-	MOVQ idx+0(FP), DI
-	MOVQ dx+8(FP), SI
-	MOVQ dtau+16(FP), R13
-	MOVQ tau+24(FP), DX
-	MOVQ sum+32(FP), R8
-	MOVQ masks+40(FP), R9
-	MOVQ ngroups+48(FP), CX
-	MOVQ perm+56(FP), R10
-	MOVQ lanes+64(FP), AX
-	VMOVDQU 0(AX), Y8
-	VMOVDQU 32(AX), Y9
-	XORQ R12, R12
-	TESTQ CX, CX
-	JZ   kdone
-
-kloop:
-	MOVBLZX (R9), BX
-	MOVQ    BX, R11
-	SHLQ    $5, R11
-	VMOVDQU (R10)(R11*1), Y6
-	VMOVUPS (DX), Y0
-	VMULPS  (R8), Y0, Y1
-	VPERMPS Y0, Y6, Y2
-	VMOVUPS Y2, (R13)(R12*4)
-	VPERMPS Y1, Y6, Y2
-	VMOVUPS Y2, (SI)(R12*4)
-	VPERMD  Y8, Y6, Y3
-	VMOVDQU Y3, (DI)(R12*4)
-	POPCNTL BX, BX
-	ADDQ    BX, R12
-	VPADDD  Y9, Y8, Y8
-	ADDQ $32, DX
-	ADDQ $32, R8
-	INCQ R9
-	DECQ CX
-	JNZ  kloop
-
-kdone:
-	MOVQ R12, ret+72(FP)
-	VZEROUPPER
-	RET
 
 // func finishMergeZeroAVX2(out, num, den, base *float32, n int, lambda float32)
 //
@@ -524,4 +476,50 @@ hloop:
 
 hdone:
 	VZEROUPPER
+	RET
+
+// func maskListAMD64(idx *int32, dx, dtau, tau, sum *float32, words *uint64, nwords int) int
+//
+// For every set bit b of words[w] (entry i = 64w + b), in order: idx = i,
+// dtau = τ[i], dx = τ[i]·sum[i] (MULSS, as the vector product), stored at
+// the output count, which then advances.
+TEXT ·maskListAMD64(SB), NOSPLIT, $0-64
+	MOVQ idx+0(FP), DI
+	MOVQ dx+8(FP), SI
+	MOVQ dtau+16(FP), R13
+	MOVQ tau+24(FP), DX
+	MOVQ sum+32(FP), R8
+	MOVQ words+40(FP), R9
+	MOVQ nwords+48(FP), CX
+	XORQ R12, R12 // count
+	XORQ R10, R10 // 64·w
+	TESTQ CX, CX
+	JZ   ldone
+
+lword:
+	MOVQ (R9), AX
+	TESTQ AX, AX
+	JZ   lnext
+
+lbit:
+	BSFQ  AX, BX
+	ADDQ  R10, BX
+	MOVSS (DX)(BX*4), X0
+	MOVSS X0, (R13)(R12*4)
+	MULSS (R8)(BX*4), X0
+	MOVSS X0, (SI)(R12*4)
+	MOVL  BX, (DI)(R12*4)
+	INCQ  R12
+	LEAQ  -1(AX), BX
+	ANDQ  BX, AX
+	JNZ   lbit
+
+lnext:
+	ADDQ $8, R9
+	ADDQ $64, R10
+	DECQ CX
+	JNZ  lword
+
+ldone:
+	MOVQ R12, ret+56(FP)
 	RET
