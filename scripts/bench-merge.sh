@@ -24,6 +24,10 @@
 #   THREADS=N        gomerge -j (default: all cores)
 #   WORK=DIR         working directory (default: a new temporary one)
 #   KEEP=1           keep the generated models and outputs
+#   ONLY="ties ..."  run only these of task_arithmetic, ties, dare_ties, slerp
+#   OLD=BIN          also time this gomerge binary (a build of an older
+#                    commit) right after each run of the new one
+#   ROUNDS=N         repeat the cat baseline and the runs N times (default 1)
 #
 # Passes over the inputs: task_arithmetic reads every input once; ties
 # twice per tensor (a sample of ~1/256 of it fixes a window around each
@@ -111,18 +115,24 @@ report() { # report NAME WALL CPU KIB CAT_WALL CAT_CPU GOAL
 	results+=("$line")
 }
 
-echo "== cat (all $((EXPERTS + 1)) models)"
-read -r cat_s cat_cpu _ < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
-echo "cat: ${cat_s}s wall, ${cat_cpu}s cpu ($(awk -v b="$bytes" -v s="$cat_s" 'BEGIN { printf "%.2f", b / s / 1e9 }') GB/s)"
-
 run() { # run NAME GOAL CAT_WALL CAT_CPU gomerge-args...
 	local name=$1 goal=$2 cat=$3 catcpu=$4
 	shift 4
-	rm -rf "$WORK/out"
-	echo "== gomerge $* -j $THREADS"
-	read -r s u kb < <(measure "$name" "$WORK/gomerge" -q -j "$THREADS" "$@" -o "$WORK/out")
-	report "$name" "$s" "$u" "$kb" "$cat" "$catcpu" "$goal"
-	rm -rf "$WORK/out"
+	if [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]]; then
+		return
+	fi
+	local bin label
+	for bin in "$WORK/gomerge" ${OLD:+"$OLD"}; do
+		label=$name
+		if [[ "$bin" != "$WORK/gomerge" ]]; then
+			label="$name(old)"
+		fi
+		rm -rf "$WORK/out"
+		echo "== $(basename "$bin") $* -j $THREADS"
+		read -r s u kb < <(measure "$name" "$bin" -q -j "$THREADS" "$@" -o "$WORK/out")
+		report "$label" "$s" "$u" "$kb" "$cat" "$catcpu" "$goal"
+		rm -rf "$WORK/out"
+	done
 }
 
 w=$(seq -s, 1 "$EXPERTS" | sed 's/[0-9]\+/0.5/g')
@@ -130,17 +140,25 @@ rss_goal=1024
 if [[ "$MODE" == big ]]; then
 	rss_goal=2048
 fi
-run task_arithmetic 2x "$cat_s" "$cat_cpu" task-arithmetic --base "${models[0]}" "${models[@]:1}" --weight "$w"
-run ties 4x "$cat_s" "$cat_cpu" ties --base "${models[0]}" "${models[@]:1}" --weight "$w" --density "$DENSITY"
-if [[ "$MODE" == family ]]; then
-	run dare_ties 4x "$cat_s" "$cat_cpu" dare-ties --base "${models[0]}" "${models[@]:1}" --weight "$w" --density "$DENSITY"
-	echo "== cat (base + expert1, the inputs of slerp)"
-	read -r cat2_s cat2_cpu _ < <(measure cat2 sh -c 'cat "$@" >/dev/null' sh "${files2[@]}")
-	echo "cat: ${cat2_s}s wall, ${cat2_cpu}s cpu"
-	run slerp - "$cat2_s" "$cat2_cpu" slerp --base "${models[0]}" "${models[1]}" --t 0.5
-fi
+for round in $(seq 1 "${ROUNDS:-1}"); do
+	echo "== round $round: cat (all $((EXPERTS + 1)) models)"
+	read -r cat_s cat_cpu _ < <(measure cat sh -c 'cat "$@" >/dev/null' sh "${files[@]}")
+	echo "cat: ${cat_s}s wall, ${cat_cpu}s cpu ($(awk -v b="$bytes" -v s="$cat_s" 'BEGIN { printf "%.2f", b / s / 1e9 }') GB/s)"
+	results+=("round $round: cat ${cat_s}s wall, ${cat_cpu}s cpu, load average $(cut -d' ' -f1-3 /proc/loadavg)")
+	run task_arithmetic 2x "$cat_s" "$cat_cpu" task-arithmetic --base "${models[0]}" "${models[@]:1}" --weight "$w"
+	run ties 4x "$cat_s" "$cat_cpu" ties --base "${models[0]}" "${models[@]:1}" --weight "$w" --density "$DENSITY"
+	if [[ "$MODE" == family ]]; then
+		run dare_ties 4x "$cat_s" "$cat_cpu" dare-ties --base "${models[0]}" "${models[@]:1}" --weight "$w" --density "$DENSITY"
+		if [[ -z "${ONLY:-}" || " $ONLY " == *" slerp "* ]]; then
+			echo "== cat (base + expert1, the inputs of slerp)"
+			read -r cat2_s cat2_cpu _ < <(measure cat2 sh -c 'cat "$@" >/dev/null' sh "${files2[@]}")
+			echo "cat: ${cat2_s}s wall, ${cat2_cpu}s cpu"
+			run slerp - "$cat2_s" "$cat2_cpu" slerp --base "${models[0]}" "${models[1]}" --t 0.5
+		fi
+	fi
+done
 
 echo
 echo "== summary ($MODE mode, $(nproc) cores, -j $THREADS, peak RSS goal <= $rss_goal MiB, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "cat of all inputs: ${cat_s}s for $((bytes / 1024 / 1024)) MiB"
+echo "inputs: $((bytes / 1024 / 1024)) MiB"
 printf '%s\n' "${results[@]}"

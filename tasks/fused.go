@@ -99,9 +99,22 @@ type maskDraw struct {
 	words []uint64
 }
 
+// drawPool recycles the mask draws of the passes (their buffers are
+// 64 KiB each, one per model and chunk).
+var drawPool = sync.Pool{New: func() any {
+	return &maskDraw{rng: new(chachaStream), words: make([]uint64, fusedBlock/2)}
+}}
+
+// newMaskDraw returns the draw of model k's masks in chunk c; give it back
+// with putMaskDraw.
 func newMaskDraw(t *merge.Task, k int, c merge.Chunk, density float64) *maskDraw {
-	return &maskDraw{rng: newChachaStream(rngKey(t.Seed, t.Name, k, c.Index)), thr: keepThreshold(float32(density)), words: make([]uint64, fusedBlock/2)}
+	d := drawPool.Get().(*maskDraw)
+	*d.rng = chachaStream{seed: rngKey(t.Seed, t.Name, k, c.Index), pos: chachaWords}
+	d.thr = keepThreshold(float32(density))
+	return d
 }
+
+func putMaskDraw(d *maskDraw) { drawPool.Put(d) }
 
 // next fills bits with the masks of the chunk's next n elements (n even
 // unless the chunk ends with this block), as bernoulliMask draws them: one
@@ -162,6 +175,7 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 		for k := range ps {
 			if want[k] {
 				draws[k] = newMaskDraw(t, k, c, ps[k].density)
+				defer putMaskDraw(draws[k])
 			}
 		}
 		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
@@ -298,6 +312,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 						a.cached = cache.bits[k]
 					} else {
 						a.draw = newMaskDraw(t, k, c, p.density)
+						defer putMaskDraw(a.draw)
 						a.bits = make([]byte, fusedBlock/8)
 					}
 				}
@@ -405,7 +420,8 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 		hists := make([][]uint32, len(qs))
 		above := make([]int64, len(qs))
 		for i, q := range qs {
-			inside[i] = getWindowBuf(c.Len()/64 + fusedBlock + 8)
+			// Room for the sample's share and a margin: growing is rare.
+			inside[i] = getWindowBuf(int(q.frac*1.25*float64(c.Len())) + c.Len()/256 + fusedBlock + 8)
 			hists[i] = make([]uint32, (q.hi-q.lo)>>shifts[i]+1)
 		}
 		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {

@@ -36,11 +36,19 @@ var windowBufs = sync.Pool{New: func() any { return new([]uint32) }}
 func getWindowBuf(n int) []uint32 {
 	p := windowBufs.Get().(*[]uint32)
 	b := *p
-	if cap(b) < n {
+	*p = nil
+	switch {
+	case cap(b) < n:
+		if cap(b) > 0 {
+			*p = b
+		}
+		windowBufs.Put(p)
+		return make([]uint32, 0, n)
+	case cap(b) > 2*n:
+		// Too large: holding it for a small window would cost memory.
 		windowBufs.Put(p)
 		return make([]uint32, 0, n)
 	}
-	*p = nil
 	windowBufs.Put(p)
 	return b[:0]
 }
@@ -66,6 +74,7 @@ type windowQuery struct {
 	answer   rankAnswer
 	perChunk []int64 // per chunk: elements equal to the answer
 	overflow bool    // the window held more than maxWindow elements
+	frac     float64 // the fraction of the sample inside the window
 	// hists, per chunk: the histogram of the chunk's collected bit
 	// patterns x by bucket (x − lo) >> bucketShift() (nil: not counted
 	// during the pass; resolveWindow counts it)
@@ -260,6 +269,7 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull 
 			inside++
 		}
 	}
+	q.frac = float64(inside) / float64(ns)
 	return float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow
 }
 
