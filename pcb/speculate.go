@@ -25,8 +25,10 @@ import (
 // so the output does not depend on which path was taken.
 
 // sampleSpan is the length of the runs of consecutive entries sampled, one
-// run every sampler.stride entries of each tensor.
-const sampleSpan = 16
+// run every sampler.stride entries of each tensor: one read per input and
+// run, so runs of 64 keep the pre-pass at about 16K reads per input for a
+// large model.
+const sampleSpan = 64
 
 // sampleTarget is about how many entries (per task vector) the sample holds
 // for large models: 4 MiB of float32 per task vector.
@@ -48,7 +50,7 @@ type sampler struct {
 // one read per input, so a denser sample of a small group (--scope tensor)
 // would cost more than the passes it saves. A group of fewer than about
 // 16K entries has too small a sample and takes the selection passes.
-const minSampleStride = 4096
+const minSampleStride = 16384
 
 func newSampler(g *group) *sampler {
 	stride := int64(minSampleStride)
