@@ -74,12 +74,14 @@ With --scope model (default) d is every merged parameter of the whole model
 so each task has one lo, hi, thr and max for the whole model. gomerge computes
 them exactly without holding the model, in three reads of every input (plus
 a pre-pass that reads a sample of short runs, about a million entries per
-input): pass 1
-counts |τ| against narrow bands around the clip positions that the sample
-locates and keeps the values inside, which gives lo and hi; pass 2 computes B
-(skipping, without exp or tanh, entries whose score is provably below the
-band) and does the same for thr, tracking max; pass 3 computes and writes the
-merge. Whenever a sorted position falls outside its band (an unrepresentative
+input): pass 1 counts |τ| against narrow bands around the clip positions
+that the sample locates and keeps the values inside, which gives lo and hi;
+pass 2 computes B only where integer bounds (no exp or tanh) cannot place
+the score below or above the band around thr, gets thr and max the same
+way, and (for a model of up to about a billion parameters per task vector
+with three of them, 384 MiB of bits) marks each entry whose score may exceed
+the band's low end; pass 3 scores only those entries and writes the merge.
+bf16 checkpoints are read as stored bytes. Whenever a sorted position falls outside its band (an unrepresentative
 sample), two-pass radix selection over float bit patterns takes over for that
 statistic — up to five reads, the same result. --scope tensor applies the
 same steps to each tensor on its own (its own d and statistics), tensor by

@@ -17,14 +17,17 @@
 # Goal (issue 7): wall time ≤ 10× cat of the inputs, peak RSS ≤ 1 GiB.
 #
 # What is read: with --scope model (default) gomerge first reads a sample of
-# short runs (about a million entries per input), then every input (base +
-# experts) three times — pass 1 counts |τ| against bands around the two clip
-# positions located by the sample (exact lo and hi), pass 2 computes the
-# balance score B (exp + tanh only where an upper bound does not rule the
-# entry out) and does the same for the drop threshold, tracking the maximum,
-# pass 3 recomputes B where needed, scales, merges and writes. A sample that
-# misses a band costs up to two extra passes (radix selection), same result.
-# `cat` reads every input once, so the fair floor for gomerge is about 3× cat.
+# short runs (64 entries every 16K, about a million entries per input), then
+# every input (base + experts) three times, bf16 as stored bytes in 128 KiB
+# reads: pass 1 counts |τ| against bands around the two clip positions
+# located by the sample (exact lo and hi); pass 2 bounds each balance score
+# B from float bits (no exp or tanh) and computes it only where the bound
+# does not place it below or above the band around the drop position (exact
+# thr and max), recording a bit per entry and task whose B may exceed the
+# band's low end (n·d/8 bytes, up to 384 MiB); pass 3 computes B for those
+# entries only, merges and writes. A sample that misses a band costs up to
+# two extra passes (radix selection), same result. `cat` reads every input
+# once, so the floor for gomerge is about 3× cat plus the output's write.
 set -euo pipefail
 
 PARAMS=${PARAMS:-1e9}
