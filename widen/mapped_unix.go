@@ -53,5 +53,11 @@ func mapTensor(src merge.RawReader) (elems []uint16, mapping []byte) {
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&data[0])), t.Size/2), m
 }
 
-// unmapTensor releases a mapping of mapTensor.
-func unmapTensor(m []byte) { _ = unix.Munmap(m) }
+// unmapTensor releases a mapping of mapTensor. The pages are dropped
+// first (MADV_DONTNEED holds the address-space lock only for reading, so
+// other threads keep faulting pages in meanwhile); the unmap itself is
+// then short.
+func unmapTensor(m []byte) {
+	_ = unix.Madvise(m, unix.MADV_DONTNEED)
+	_ = unix.Munmap(m)
+}

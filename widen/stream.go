@@ -290,6 +290,34 @@ func (in *rawInputs) close() {
 	in.mapped, in.maps = nil, nil
 }
 
+// release unmaps the mappings of in once its passes are done: in the
+// background (clearing the page tables of a large tensor takes a while,
+// which would otherwise keep the other threads waiting), with at most
+// maxPendingUnmaps tensors' mappings pending, or at once for a Method not
+// made by New.
+func (m *Method) release(in *rawInputs) {
+	if in == nil || in.maps == nil {
+		return
+	}
+	if m.unmapping == nil {
+		in.close()
+		return
+	}
+	m.unmapping <- struct{}{}
+	maps := in.maps
+	in.mapped, in.maps = nil, nil
+	go func() {
+		for _, mp := range maps {
+			unmapTensor(mp)
+		}
+		<-m.unmapping
+	}()
+}
+
+// maxPendingUnmaps bounds the tensors whose mappings wait to be released,
+// and so the mapped pages held beyond the tensors being merged.
+const maxPendingUnmaps = 2
+
 // block returns the bit patterns of elements [lo, hi) of the base and the
 // models: views of the mappings, or read into buf.
 func (in *rawInputs) block(buf *blockBuffers, lo, hi int64) ([]uint16, [][]uint16, error) {
@@ -347,7 +375,7 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	n := len(t.Inputs)
 	chunks := rowChunks(t, cols)
 	in := newRawInputs(t, !m.readOnly)
-	defer in.close()
+	defer m.release(in)
 	var st *columnStats
 	var err error
 	if tokens {

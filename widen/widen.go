@@ -27,8 +27,9 @@
 // read-only for the two passes of a tensor (only that tensor's pages, and
 // unmapped after it), so both passes read the page cache in place;
 // where a file cannot be mapped the blocks are read with pread instead.
-// The mapped pages count towards the resident set: at most the largest
-// tensor of every input (about 400 MB for a 1B-parameter family of three).
+// The mapped pages count towards the resident set: the tensors being
+// merged plus at most two just finished whose pages are being released in
+// the background (about 400–600 MB for a 1B-parameter family of three).
 package widen
 
 import (
@@ -98,12 +99,15 @@ type Method struct {
 	// readOnly makes the passes read stored bfloat16 inputs block by block
 	// instead of mapping their files (tests compare both).
 	readOnly bool
+	// unmapping holds a token per tensor whose input mappings are being
+	// released in the background (see release).
+	unmapping chan struct{}
 }
 
 // New returns the WIDEN method for the global parameters alpha and
 // calibration (defaults 1.0 each).
 func New(global merge.Params) (merge.Method, error) {
-	m := &Method{Alpha: global.Float("alpha", 1), Calibration: global.Float("calibration", 1)}
+	m := &Method{Alpha: global.Float("alpha", 1), Calibration: global.Float("calibration", 1), unmapping: make(chan struct{}, maxPendingUnmaps)}
 	if math.IsNaN(m.Alpha) || math.IsInf(m.Alpha, 0) {
 		return nil, fmt.Errorf("alpha %v: want a finite number", m.Alpha)
 	}
