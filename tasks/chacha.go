@@ -46,14 +46,20 @@ func newChachaStream(key [4]uint64) *chachaStream {
 func (s *chachaStream) fill(dst []uint64) {
 	for len(dst) > 0 {
 		if s.pos == chachaWords {
-			chachaIteration(s)
-			s.seed = [4]uint64(s.buf[chachaWords:])
-			s.pos = 0
+			s.refill()
 		}
 		n := copy(dst, s.buf[s.pos:chachaWords])
 		s.pos += n
 		dst = dst[n:]
 	}
+}
+
+// refill computes the next iteration into buf and reseeds (pos must be
+// chachaWords: every value of buf handed out).
+func (s *chachaStream) refill() {
+	chachaIteration(s)
+	s.seed = [4]uint64(s.buf[chachaWords:])
+	s.pos = 0
 }
 
 // chachaIterationGeneric fills s.buf with one iteration of 16 ChaCha8

@@ -120,10 +120,27 @@ func putMaskDraw(d *maskDraw) { drawPool.Put(d) }
 // unless the chunk ends with this block), as bernoulliMask draws them: one
 // 64-bit draw per two elements, the low half first.
 func (d *maskDraw) next(bits []byte, n int) {
+	bits = bits[:(n+7)/8]
+	if s := d.rng; d.thr <= 0xffffffff && s.pos%4 == 0 {
+		// Straight from the stream's buffer: every piece but the last of
+		// the block covers a multiple of 8 elements (4 values), so the
+		// pieces' mask bytes do not overlap.
+		for done := 0; done < n; {
+			if s.pos == chachaWords {
+				s.refill()
+			}
+			m := min(chachaWords-s.pos, (n-done+1)/2)
+			e := min(2*m, n-done)
+			r := unsafe.Slice((*uint32)(unsafe.Pointer(&s.buf[s.pos])), 2*m)[:e]
+			maskBits(bits[done/8:], r, uint32(d.thr))
+			s.pos += m
+			done += e
+		}
+		return
+	}
 	nw := (n + 1) / 2
 	w := d.words[:nw]
 	d.rng.fill(w)
-	bits = bits[:(n+7)/8]
 	if d.thr > 0xffffffff {
 		for i := range bits {
 			bits[i] = 0xff
