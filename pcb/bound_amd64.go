@@ -134,6 +134,9 @@ func finishMergeZero(out, num, den, base []float32, lambda float32) {
 }
 
 //go:noescape
+func deltas4BF16AVX2(taus *[4]*float32, sum *float32, models *[4]*uint16, base *uint16, tasks, n int)
+
+//go:noescape
 func deltasBF16AVX2(taus *uintptr, sum *float32, models *uintptr, base *uint16, tasks, n int)
 
 // deltasBF16 sets every τ_k = model_k − base (bf16 widened exactly) and
@@ -156,7 +159,17 @@ func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint1
 		mp[k] = uintptr(unsafe.Pointer(&models[k][0]))
 	}
 	_ = sum[n-1]
-	deltasBF16AVX2(&tp[0], &sum[0], &mp[0], &base[0], len(taus), nv)
+	if len(taus) <= 4 {
+		var t4 [4]*float32
+		var m4 [4]*uint16
+		for k := range 4 {
+			j := min(k, len(taus)-1) // unused slots repeat the last row
+			t4[k], m4[k] = &taus[j][0], &models[j][0]
+		}
+		deltas4BF16AVX2(&t4, &sum[0], &m4, &base[0], len(taus), nv)
+	} else {
+		deltasBF16AVX2(&tp[0], &sum[0], &mp[0], &base[0], len(taus), nv)
+	}
 	runtime.KeepAlive(taus)
 	runtime.KeepAlive(models)
 	for k := range taus {

@@ -523,3 +523,64 @@ lnext:
 ldone:
 	MOVQ R12, ret+56(FP)
 	RET
+
+// func deltas4BF16AVX2(taus *[4]*float32, sum *float32, models *[4]*uint16, base *uint16, tasks, n int)
+//
+// deltasBF16AVX2 for 1 ≤ tasks ≤ 4 with the rows' addresses in registers.
+TEXT ·deltas4BF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ taus+0(FP), AX
+	MOVQ 0(AX), R9
+	MOVQ 8(AX), R10
+	MOVQ 16(AX), R11
+	MOVQ 24(AX), R12
+	MOVQ models+16(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), R13
+	MOVQ 16(AX), R15
+	MOVQ 24(AX), DX
+	MOVQ sum+8(FP), DI
+	MOVQ base+24(FP), R8
+	MOVQ tasks+32(FP), AX
+	MOVQ n+40(FP), CX
+	XORQ BX, BX
+	SHRQ $3, CX
+	JZ   qdone
+
+qgroup:
+	VPMOVZXWD (R8)(BX*2), Y0
+	VPSLLD    $16, Y0, Y0
+	VPMOVZXWD (SI)(BX*2), Y2
+	VPSLLD    $16, Y2, Y2
+	VSUBPS    Y0, Y2, Y2
+	VMOVUPS   Y2, (R9)(BX*4)
+	CMPQ      AX, $2
+	JB        qstore
+	VPMOVZXWD (R13)(BX*2), Y1
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y0, Y1, Y1
+	VMOVUPS   Y1, (R10)(BX*4)
+	VADDPS    Y1, Y2, Y2
+	CMPQ      AX, $3
+	JB        qstore
+	VPMOVZXWD (R15)(BX*2), Y1
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y0, Y1, Y1
+	VMOVUPS   Y1, (R11)(BX*4)
+	VADDPS    Y1, Y2, Y2
+	CMPQ      AX, $4
+	JB        qstore
+	VPMOVZXWD (DX)(BX*2), Y1
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y0, Y1, Y1
+	VMOVUPS   Y1, (R12)(BX*4)
+	VADDPS    Y1, Y2, Y2
+
+qstore:
+	VMOVUPS Y2, (DI)(BX*4)
+	ADDQ    $8, BX
+	DECQ    CX
+	JNZ     qgroup
+
+qdone:
+	VZEROUPPER
+	RET

@@ -152,12 +152,37 @@ func TestDeltaBF16MatchesReference(t *testing.T) {
 				simd.Add(wantSum, wantSum, want[k])
 			}
 		}
-		taus, sum := [][]float32{make([]float32, size), make([]float32, size), make([]float32, size)}, make([]float32, size)
-		deltasBF16(taus, sum, models, base, make([]uintptr, 6))
-		for k := range taus {
-			for i := range taus[k] {
-				if math.Float32bits(taus[k][i]) != math.Float32bits(want[k][i]) || math.Float32bits(sum[i]) != math.Float32bits(wantSum[i]) {
-					t.Fatalf("deltasBF16 size %d: τ%d[%d] = %#x sum %#x, reference %#x %#x", size, k, i, math.Float32bits(taus[k][i]), math.Float32bits(sum[i]), math.Float32bits(want[k][i]), math.Float32bits(wantSum[i]))
+		// All tasks in one sweep, for 1…6 tasks (registers up to 4, then
+		// the general loop).
+		for nt := 1; nt <= 6; nt++ {
+			ms := make([][]uint16, nt)
+			wt := make([][]float32, nt)
+			ws := make([]float32, size)
+			for k := range ms {
+				if k < len(models) {
+					ms[k] = models[k]
+				} else {
+					ms[k] = gen(size)
+				}
+				wt[k] = make([]float32, size)
+				simd.BF16ToF32(wt[k], ms[k])
+				simd.Sub(wt[k], wt[k], bf)
+				if k == 0 {
+					copy(ws, wt[0])
+				} else {
+					simd.Add(ws, ws, wt[k])
+				}
+			}
+			taus, sum := make([][]float32, nt), make([]float32, size)
+			for k := range taus {
+				taus[k] = make([]float32, size)
+			}
+			deltasBF16(taus, sum, ms, base, make([]uintptr, 2*nt))
+			for k := range taus {
+				for i := range taus[k] {
+					if math.Float32bits(taus[k][i]) != math.Float32bits(wt[k][i]) || math.Float32bits(sum[i]) != math.Float32bits(ws[i]) {
+						t.Fatalf("deltasBF16 %d tasks size %d: τ%d[%d] = %#x sum %#x, reference %#x %#x", nt, size, k, i, math.Float32bits(taus[k][i]), math.Float32bits(sum[i]), math.Float32bits(wt[k][i]), math.Float32bits(ws[i]))
+					}
 				}
 			}
 		}
