@@ -114,8 +114,12 @@ func TestFastPathsMatchReference(t *testing.T) {
 			for k, m := range models {
 				paths = append(paths, writeBF16(t, dir, fmt.Sprint("m", k), byName(m)))
 			}
-			for _, ratio := range []float64{0.1, 0.3, 0.9} {
-				g := merge.Params{"ratio": ratio, "lambda": 1.5}
+			for _, c := range []struct {
+				ratio float64
+				scope string
+			}{{0.1, "model"}, {0.3, "model"}, {0.9, "model"}, {0.1, "tensor"}} {
+				ratio := c.ratio
+				g := merge.Params{"ratio": ratio, "lambda": 1.5, "scope": c.scope}
 				want, _, err := runPCB(t, bp, paths, runOpts{global: g, spec: referenceSpec(true, true, nil), threads: 2})
 				if err != nil {
 					t.Fatal(err)
@@ -136,11 +140,11 @@ func TestFastPathsMatchReference(t *testing.T) {
 					if bounded := m.boundedMerges.Load() > 0; (v.noBound && bounded) || (!v.noBound && ratio < 0.5 && !bounded) {
 						t.Errorf("n=%d ratio %g %+v: bounded scoring: %v", n, ratio, v, bounded)
 					}
-					if cand := m.candidateBlocks.Load() > 0; cand != (m.boundedMerges.Load() > 0 && !v.noCand) {
+					if cand := m.candidateBlocks.Load() > 0; cand != (m.boundedMerges.Load() > 0 && !v.noCand && c.scope == "model") {
 						t.Errorf("n=%d ratio %g %+v: merged from candidate bits: %v", n, ratio, v, cand)
 					}
 					if !bytes.Equal(got, want) {
-						t.Fatalf("n=%d special %v ratio %g %+v: output differs from the reference path", n, special, ratio, v)
+						t.Fatalf("n=%d special %v ratio %g scope %s %+v: output differs from the reference path", n, special, ratio, c.scope, v)
 					}
 				}
 			}

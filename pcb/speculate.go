@@ -230,9 +230,13 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 				a.in[k] = a.in[k][:0]
 			}
 		}
-		if ps != nil && b.masks == nil {
-			b.masks = newBoundMasks(n)
-			for range n {
+		if ps != nil {
+			// Buffers come from a pool shared with the merge pass, which
+			// allocates masks only.
+			if b.masks == nil {
+				b.masks = newBoundMasks(n)
+			}
+			for len(b.bound) < n {
 				b.bound = append(b.bound, new(boundParams))
 			}
 		}
