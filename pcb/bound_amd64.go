@@ -68,21 +68,6 @@ func finishMerge(out, num, den, base []float32, lambda float32) {
 }
 
 //go:noescape
-func deltaBF16AVX2(tau, sum *float32, model, base *uint16, n int, first bool)
-
-// deltaBF16 is deltaBF16Generic, in AVX2 where the CPU has it.
-func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
-	nv := len(tau) &^ 7
-	if !useAVX2 || nv == 0 {
-		deltaBF16Generic(tau, sum, model, base, first)
-		return
-	}
-	_, _, _ = sum[len(tau)-1], model[len(tau)-1], base[len(tau)-1]
-	deltaBF16AVX2(&tau[0], &sum[0], &model[0], &base[0], nv, first)
-	deltaBF16Generic(tau[nv:], sum[nv:len(tau)], model[nv:len(tau)], base[nv:len(tau)], first)
-}
-
-//go:noescape
 func clipTallyAVX2(m1, m2 *uint8, tau, sum *float32, n int, bands *[4]uint32, acc *[7][8]int32)
 
 // clipTally is clipTallyGeneric, in AVX2 where the CPU has it.
@@ -148,7 +133,7 @@ func deltasBF16(taus [][]float32, sum []float32, models [][]uint16, base []uint1
 	nv := n &^ 7
 	if !useAVX2 || nv == 0 || len(taus) == 0 {
 		for k := range taus {
-			deltaBF16(taus[k], sum, models[k], base, k == 0)
+			deltaBF16Generic(taus[k], sum, models[k], base, k == 0)
 		}
 		return
 	}

@@ -142,59 +142,6 @@ fdone:
 	VZEROUPPER
 	RET
 
-// func deltaBF16AVX2(tau, sum *float32, model, base *uint16, n int, first bool)
-//
-// τ = f32(model) − f32(base) per 8 entries (bf16 widens by a 16-bit
-// shift); sum = τ when first, else sum + τ.
-TEXT ·deltaBF16AVX2(SB), NOSPLIT, $0-41
-	MOVQ tau+0(FP), DI
-	MOVQ sum+8(FP), SI
-	MOVQ model+16(FP), DX
-	MOVQ base+24(FP), R8
-	MOVQ n+32(FP), CX
-	MOVBLZX first+40(FP), BX
-	SHRQ $3, CX
-	JZ   ddone
-	TESTQ BX, BX
-	JZ   dadd
-
-dfirst:
-	VPMOVZXWD (DX), Y0
-	VPSLLD    $16, Y0, Y0
-	VPMOVZXWD (R8), Y1
-	VPSLLD    $16, Y1, Y1
-	VSUBPS    Y1, Y0, Y0
-	VMOVUPS   Y0, (DI)
-	VMOVUPS   Y0, (SI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $16, DX
-	ADDQ $16, R8
-	DECQ CX
-	JNZ  dfirst
-	JMP  ddone
-
-dadd:
-	VPMOVZXWD (DX), Y0
-	VPSLLD    $16, Y0, Y0
-	VPMOVZXWD (R8), Y1
-	VPSLLD    $16, Y1, Y1
-	VSUBPS    Y1, Y0, Y0
-	VMOVUPS   Y0, (DI)
-	VMOVUPS   (SI), Y2
-	VADDPS    Y0, Y2, Y2
-	VMOVUPS   Y2, (SI)
-	ADDQ $32, DI
-	ADDQ $32, SI
-	ADDQ $16, DX
-	ADDQ $16, R8
-	DECQ CX
-	JNZ  dadd
-
-ddone:
-	VZEROUPPER
-	RET
-
 // func minMaxDenseAVX2(dst, tau *float32, n int, lo, hi, span float32)
 //
 // dst = (min(max(|τ|, lo), hi) − lo)/span per 8 entries (VMAXPS/VMINPS with

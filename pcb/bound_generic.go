@@ -17,10 +17,6 @@ func finishMerge(out, num, den, base []float32, lambda float32) {
 	finishMergeGeneric(out, num, den, base, lambda)
 }
 
-func deltaBF16(tau, sum []float32, model, base []uint16, first bool) {
-	deltaBF16Generic(tau, sum, model, base, first)
-}
-
 func clipTally(m1, m2 []uint8, tau, sum []float32, b1, b2 keyBand) [7]int {
 	return clipTallyGeneric(m1, m2, tau, sum, b1, b2)
 }

@@ -189,7 +189,7 @@ func TestDeltaBF16MatchesReference(t *testing.T) {
 		for _, impl := range []struct {
 			name string
 			fn   func(tau, sum []float32, model, base []uint16, first bool)
-		}{{"dispatch", deltaBF16}, {"generic", deltaBF16Generic}} {
+		}{{"generic", deltaBF16Generic}} {
 			sum := make([]float32, size)
 			for k, m := range models {
 				tau := make([]float32, size)
@@ -526,5 +526,50 @@ func TestTanhMaskMatchesGeneric(t *testing.T) {
 	tanhMaskGeneric(want, x)
 	if !slices.Equal(got, want) {
 		t.Fatal("tanhMask differs from tanhMaskGeneric")
+	}
+}
+
+func BenchmarkClipTally(b *testing.B) {
+	r := rand.New(rand.NewPCG(67, 68))
+	tau, sum := boundData(r, blockElems, false)
+	m1, m2 := make([]uint8, blockElems/8), make([]uint8, blockElems/8)
+	key := func(v float32) uint32 { return math.Float32bits(v) }
+	b.SetBytes(8 * blockElems)
+	for b.Loop() {
+		clipTally(m1, m2, tau, sum, keyBand{key(1e-4), key(2e-4)}, keyBand{key(2e-2), key(2.1e-2)})
+	}
+}
+
+func BenchmarkDeltasBF16(b *testing.B) {
+	r := rand.New(rand.NewPCG(69, 70))
+	base := make([]uint16, blockElems)
+	models := make([][]uint16, 3)
+	taus := make([][]float32, 3)
+	for k := range models {
+		models[k], taus[k] = make([]uint16, blockElems), make([]float32, blockElems)
+		for i := range models[k] {
+			models[k][i] = uint16(math.Float32bits(float32(r.NormFloat64()*0.02)) >> 16)
+		}
+	}
+	sum, addrs := make([]float32, blockElems), make([]uintptr, 6)
+	b.SetBytes(2 * 4 * blockElems)
+	for b.Loop() {
+		deltasBF16(taus, sum, models, base, addrs)
+	}
+}
+
+func BenchmarkMaskCompact(b *testing.B) {
+	r := rand.New(rand.NewPCG(71, 72))
+	tau, sum := boundData(r, blockElems, false)
+	in := make([]uint8, blockElems/8)
+	for i := range blockElems {
+		if r.IntN(8) == 0 { // about the merge pass's candidate density
+			in[i/8] |= 1 << (i % 8)
+		}
+	}
+	idx, dx, dtau := make([]int32, blockElems), make([]float32, blockElems), make([]float32, blockElems)
+	b.SetBytes(8 * blockElems)
+	for b.Loop() {
+		maskCompact(idx, dx, dtau, tau, sum, in)
 	}
 }

@@ -71,19 +71,3 @@ func compress(idx []int32, dx, x []float32, masks []uint8, start int32) int {
 	iota := [8]int32{start, start + 1, start + 2, start + 3, start + 4, start + 5, start + 6, start + 7}
 	return compressAVX2(&idx[0], &dx[0], &x[0], &masks[0], len(masks), compressPerm, &iota)
 }
-
-// bandKeysAVX2 is bandKeysGeneric over n values, n a multiple of 8, for
-// the band lu = {lo, hi} (keys below 2³¹).
-//
-//go:noescape
-func bandKeysAVX2(mask *uint8, x *float32, n int, lu *[2]uint32) (below, eq, above int)
-
-// bandKeys is bandKeysGeneric, in AVX2 where the CPU has it.
-func bandKeys(mask []uint8, x []float32, bd keyBand) (below, eq, above int) {
-	if !useAVX2 || len(x) == 0 {
-		return bandKeysGeneric(mask, x, bd)
-	}
-	_ = mask[len(x)/8-1]
-	lu := [2]uint32{bd.lo, bd.hi}
-	return bandKeysAVX2(&mask[0], &x[0], len(x), &lu)
-}

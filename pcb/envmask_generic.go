@@ -12,7 +12,3 @@ func countPositiveProductsArch(a, b []float32) int { return countPositiveProduct
 func compress(idx []int32, dx, x []float32, masks []uint8, start int32) int {
 	return compressGeneric(idx, dx, x, masks, start)
 }
-
-func bandKeys(mask []uint8, x []float32, bd keyBand) (below, eq, above int) {
-	return bandKeysGeneric(mask, x, bd)
-}
