@@ -108,12 +108,10 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 	sample := smp.tasks(n)
 	bands := make([][]keyBand, n)
 	frac := make([][]float32, n) // the sample's fraction inside each band
-	usable := true
-	for k := range n {
-		var ok bool
-		if bands[k], ok = clipKeyBands(sample[k], ranks, d); !ok {
-			usable = false
-			continue
+	bandOK := make([]bool, n)
+	_ = g.eachTask(ctx, n, func(k int) error {
+		if bands[k], bandOK[k] = clipKeyBands(sample[k], ranks, d); !bandOK[k] {
+			return nil
 		}
 		for _, bd := range bands[k] {
 			in := 0
@@ -124,7 +122,9 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 			}
 			frac[k] = append(frac[k], float32(in)/float32(len(sample[k])))
 		}
-	}
+		return nil
+	})
+	usable := !slices.Contains(bandOK, false)
 	tallies := make([][]bandTally, len(g.items)) // per item: task-major, band-minor
 	var kept atomic.Int64
 	err := g.forBlocks(ctx, false, func(it item, _ int64, b *buffers) error {
@@ -203,41 +203,45 @@ func (m *method) clipBands(ctx context.Context, g *group, st []taskStats, smp *s
 	if err != nil || !usable || kept.Load() > bandBudget {
 		return false, err
 	}
+	// Each bound from its band, the selections on up to g.threads
+	// goroutines; a bound outside its band (hit false) fails the whole.
 	res := make([][2]float32, n)
-	for k := range n {
-		for j, bd := range bands[k] {
-			var below, eq, above, nIn int64
-			var in [][]float32
-			for _, tl := range tallies {
-				if tl == nil {
-					continue
-				}
-				t := tl[k*len(ranks)+j]
-				below += t.below
-				eq += t.eq
-				above += t.above
-				nIn += t.nIn
-				in = append(in, t.in)
+	hit := make([]bool, n*len(ranks))
+	err = g.eachTask(ctx, n*len(ranks), func(kj int) error {
+		k, j := kj/len(ranks), kj%len(ranks)
+		bd := bands[k][j]
+		var below, eq, above, nIn int64
+		var in [][]float32
+		for _, tl := range tallies {
+			if tl == nil {
+				continue
 			}
-			if below+eq+above+nIn != d {
-				return false, fmt.Errorf("pcb: clip band of task vector %d counted %d of %d entries", k+1, below+eq+above+nIn, d)
-			}
-			r := ranks[j] - below
-			switch {
-			case r < 0:
-				return false, nil
-			case r < eq:
-				res[k][j] = math.Float32frombits(bd.lo)
-			case r-eq < nIn:
-				v, err := kthOf(ctx, in, r-eq)
-				if err != nil {
-					return false, err
-				}
-				res[k][j] = v
-			default:
-				return false, nil
-			}
+			t := tl[k*len(ranks)+j]
+			below += t.below
+			eq += t.eq
+			above += t.above
+			nIn += t.nIn
+			in = append(in, t.in)
 		}
+		if below+eq+above+nIn != d {
+			return fmt.Errorf("pcb: clip band of task vector %d counted %d of %d entries", k+1, below+eq+above+nIn, d)
+		}
+		r := ranks[j] - below
+		switch {
+		case r < 0:
+		case r < eq:
+			res[k][j], hit[kj] = math.Float32frombits(bd.lo), true
+		case r-eq < nIn:
+			v, err := kthOf(ctx, in, r-eq)
+			if err != nil {
+				return err
+			}
+			res[k][j], hit[kj] = v, true
+		}
+		return nil
+	})
+	if err != nil || slices.Contains(hit, false) {
+		return false, err
 	}
 	for k := range st {
 		st[k].lo, st[k].hi = res[k][0], res[k][1]

@@ -121,7 +121,7 @@ type scoreRank struct {
 // band returns, per task vector, the band [lo, hi] of balance scores
 // expected to hold the drop position, from the sample's scores; ok is false
 // when the sample is too small or holds a NaN score.
-func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *envelope, ranks []scoreRank) (lo, hi, frac []float32, ok bool) {
+func (g *group) band(ctx context.Context, sample [][]float32, st []taskStats, pairwise bool, env *envelope, ranks []scoreRank) (lo, hi, frac []float32, ok bool) {
 	n := len(st)
 	vals := make([][]float32, n)
 	g.rowBlocks(sample, func(b *buffers) {
@@ -130,11 +130,14 @@ func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *env
 		})
 	})
 	lo, hi = make([]float32, n), make([]float32, n)
-	for k, v := range vals {
+	usable := make([]bool, n)
+	_ = g.eachTask(ctx, n, func(k int) error {
+		v := vals[k]
 		m := len(v)
 		if m < 64 || slices.ContainsFunc(v, func(x float32) bool { return x != x }) {
-			return nil, nil, nil, false
+			return nil
 		}
+		usable[k] = true
 		slices.Sort(v)
 		q := float64(ranks[k].k) / float64(ranks[k].pop)
 		at := int(q * float64(m))
@@ -148,6 +151,10 @@ func (g *group) band(sample [][]float32, st []taskStats, pairwise bool, env *env
 		if at+delta < m {
 			hi[k] = v[at+delta]
 		}
+		return nil
+	})
+	if slices.Contains(usable, false) {
+		return nil, nil, nil, false
 	}
 	// The fraction of the sampled entries whose score is in the band, to
 	// size the band's buffers.
@@ -178,7 +185,7 @@ type bandCounts struct {
 // drop position was not inside its band.
 func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *sampler, env *envelope, ranks []scoreRank) (bool, error) {
 	n := g.n
-	lo, hi, frac, ok := g.band(smp.tasks(n), st, m.pairwise, env, ranks)
+	lo, hi, frac, ok := g.band(ctx, smp.tasks(n), st, m.pairwise, env, ranks)
 	if !ok {
 		return false, nil
 	}
@@ -274,17 +281,23 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 	if kept.Load() > bandBudget {
 		return false, nil
 	}
+	for _, a := range acc {
+		if a != nil && a.nan {
+			return false, nil
+		}
+	}
+	// Each task's threshold from its band, the selections on up to
+	// g.threads goroutines; a position outside its band (hit false) fails
+	// the whole.
 	thr, mx := make([]float32, n), make([]float32, n)
-	for k := range n {
+	hit := make([]bool, n)
+	err = g.eachTask(ctx, n, func(k int) error {
 		var in [][]float32
 		var nIn, above, kept int64
 		top := float32(math.Inf(-1))
 		for _, a := range acc {
 			if a == nil {
 				continue
-			}
-			if a.nan {
-				return false, nil
 			}
 			in = append(in, a.in[k])
 			kept += int64(len(a.in[k]))
@@ -293,18 +306,22 @@ func (m *method) speculate(ctx context.Context, g *group, st []taskStats, smp *s
 			top = max(top, a.max[k])
 		}
 		if kept != nIn {
-			return false, fmt.Errorf("pcb: band of task vector %d lost values", k+1)
+			return fmt.Errorf("pcb: band of task vector %d lost values", k+1)
 		}
 		below := ranks[k].pop - nIn - above
 		r := ranks[k].k - below
 		if below < 0 || r < 0 || r >= nIn {
-			return false, nil
+			return nil
 		}
 		v, err := kthOf(ctx, in, r)
 		if err != nil {
-			return false, err
+			return err
 		}
-		thr[k], mx[k] = v, plusZero(top)
+		thr[k], mx[k], hit[k] = v, plusZero(top), true
+		return nil
+	})
+	if err != nil || slices.Contains(hit, false) {
+		return false, err
 	}
 	for k := range st {
 		st[k].thr, st[k].max = thr[k], mx[k]

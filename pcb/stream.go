@@ -189,3 +189,14 @@ func (g *group) select2(ctx context.Context, sel []*orderstat.Selector, feed fun
 	}
 	return nil
 }
+
+// eachTask runs fn(k) for k = 0…n−1 on up to g.threads goroutines (the
+// per-task selections between passes) and returns the error of the lowest
+// k that failed.
+func (g *group) eachTask(ctx context.Context, n int, fn func(k int) error) error {
+	chunks := make([]merge.Chunk, n)
+	for i := range chunks {
+		chunks[i] = merge.Chunk{Index: i}
+	}
+	return merge.Parallel(ctx, g.threads, chunks, func(c merge.Chunk) error { return fn(c.Index) })
+}
