@@ -47,6 +47,25 @@ func TestTaskArithmeticBF16FastPath(t *testing.T) {
 	}
 	got := formatstest.Read(t, out, "w")
 
+	// The mapped inputs (what merge.Write used) and the pread path give the
+	// same bits.
+	mapped := merge.MapRawSources(plan.Tasks[0], formats.BF16)
+	if mapped == nil {
+		t.Fatal("the inputs could not be mapped")
+	}
+	mapped.Close()
+	read := plan.Tasks[0]
+	readSink := &merge.SliceSink{Data: make([]float32, n)}
+	read.Out = readSink
+	if err := (&gta{}).plainSumRead(context.Background(), read, merge.RawSources(read, formats.BF16), []float32{0.7, -0.3}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != readSink.Data[i] {
+			t.Fatalf("element %d: mapped %v, read %v", i, got[i], readSink.Data[i])
+		}
+	}
+
 	// The float32 path on the decoded values.
 	task := &merge.Task{Name: "w", Shape: []int64{int64(n)}, Layer: -1}
 	task.Base = &merge.SliceSource{Data: formatstest.Read(t, paths[0], "w")}

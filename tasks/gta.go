@@ -723,6 +723,16 @@ const sumBlock = 16 << 10
 // values block by block and sums them with simd.WeightedDeltaSumBF16, which
 // gives bit for bit what converting to float32 first gives.
 func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, srcs []merge.RawReader, w []float32) error {
+	if mapped := merge.MapRawSources(t, formats.BF16); mapped != nil {
+		defer mapped.Close()
+		return m.plainSumMapped(ctx, t, mapped, w)
+	}
+	return m.plainSumRead(ctx, t, srcs, w)
+}
+
+// plainSumRead is plainSumBF16 reading the blocks with ReadRaw (inputs
+// that cannot be mapped).
+func (m *gta) plainSumRead(ctx context.Context, t *merge.Task, srcs []merge.RawReader, w []float32) error {
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		raw := make([][]byte, len(t.Inputs)+1)
 		u16 := make([][]uint16, len(t.Inputs)+1)
@@ -748,6 +758,36 @@ func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, srcs []merge.RawR
 			}
 		}
 		return nil
+	})
+}
+
+// plainSumMapped is plainSumBF16 over mapped inputs: the blocks are read
+// from the page cache in place (no read system call, no copy), which is
+// most of what task arithmetic costs besides writing its output.
+func (m *gta) plainSumMapped(ctx context.Context, t *merge.Task, in *merge.MappedInputs, w []float32) error {
+	u16 := make([][]uint16, len(in.Data))
+	for i, d := range in.Data {
+		if len(d) > 0 {
+			u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&d[0])), len(d)/2)
+		}
+	}
+	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+		out := make([]float32, sumBlock)
+		xs := make([][]uint16, len(t.Inputs))
+		return in.Guard(func() error {
+			for lo := c.Lo; lo < c.Hi; lo += sumBlock {
+				hi := min(lo+sumBlock, c.Hi)
+				for k := range xs {
+					xs[k] = u16[k+1][lo:hi]
+				}
+				simd.WeightedDeltaSumBF16(out[:hi-lo], u16[0][lo:hi], xs, w)
+				if err := t.Out.Write(out[:hi-lo], lo); err != nil {
+					return err
+				}
+			}
+			in.Drop(c.Lo, c.Hi, 2)
+			return nil
+		})
 	})
 }
 
