@@ -9,3 +9,6 @@ func mapTensor(src merge.RawReader) (elems []uint16, mapping []byte) { return ni
 
 // unmapTensor does nothing (mapTensor never maps).
 func unmapTensor(m []byte) {}
+
+// dropPages does nothing (mapTensor never maps).
+func dropPages(m []byte, elems []uint16, lo, hi int64) {}

@@ -61,3 +61,21 @@ func unmapTensor(m []byte) {
 	_ = unix.Madvise(m, unix.MADV_DONTNEED)
 	_ = unix.Munmap(m)
 }
+
+// dropPages releases the mapped pages that lie wholly inside elements
+// [lo, hi) of elems, a view into mapping m (MADV_DONTNEED: the page cache
+// keeps them, pass 2 maps them again). Dropping each chunk's pages once a
+// pass is done with them keeps resident memory bounded by the chunks in
+// flight instead of growing with the tensor.
+func dropPages(m []byte, elems []uint16, lo, hi int64) {
+	if len(m) == 0 || len(elems) == 0 || hi <= lo {
+		return
+	}
+	page := int64(os.Getpagesize())
+	skip := int64(uintptr(unsafe.Pointer(&elems[0])) - uintptr(unsafe.Pointer(&m[0])))
+	a := (skip + 2*lo + page - 1) / page * page
+	b := min((skip+2*hi)/page*page, int64(len(m)))
+	if b > a {
+		_ = unix.Madvise(m[a:b], unix.MADV_DONTNEED)
+	}
+}

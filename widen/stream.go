@@ -279,6 +279,16 @@ func (in *rawInputs) fileAt(addr uintptr) string {
 	return "input"
 }
 
+// drop releases the mapped pages of chunk c (see dropPages).
+func (in *rawInputs) drop(c merge.Chunk) {
+	if in == nil || in.mapped == nil {
+		return
+	}
+	for i, m := range in.maps {
+		dropPages(m, in.mapped[i], c.Lo, c.Hi)
+	}
+}
+
 // close releases the mappings.
 func (in *rawInputs) close() {
 	if in == nil {
@@ -467,6 +477,7 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			return err
 		}
 		sum.put(c.Index, p)
+		in.drop(c)
 		return nil
 	}))
 	if err != nil {
@@ -483,6 +494,7 @@ func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, co
 	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
+		defer in.drop(c)
 		return rowBlocks(c, cols, func(lo, hi int64) error {
 			var b []float32
 			var xs [][]float32
@@ -583,6 +595,7 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 			merge.PutFloats(all)
 			return err
 		}
+		in.drop(c)
 		return out.write(all, c.Lo)
 	}))
 	if werr := out.close(); err == nil {
