@@ -14,6 +14,3 @@ func (m *Mapping) Close() error { return nil }
 
 // Drop does nothing (no mapping is ever made here).
 func (m *Mapping) Drop(off, n int64) {}
-
-// Consumed does nothing (no mapping is ever made here).
-func (m *Mapping) Consumed(off, n int64) {}

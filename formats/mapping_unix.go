@@ -71,22 +71,3 @@ func (m *Mapping) Drop(off, n int64) {
 	}
 	_ = unix.Madvise(m.region[lo:hi], unix.MADV_DONTNEED)
 }
-
-// Consumed tells the mapping that bytes [off, off+n) of Data have been read
-// by a pass that reads forward: the pages from the one holding off up to
-// (not including) the one holding off+n are dropped as Drop does. The last
-// page, which the next read usually starts in, stays mapped; a page dropped
-// while another reader still needs it is simply mapped again.
-func (m *Mapping) Consumed(off, n int64) {
-	if m.region == nil || n <= 0 {
-		return
-	}
-	page := int64(os.Getpagesize())
-	skip := int64(len(m.region) - len(m.Data))
-	lo := (skip + off) / page * page
-	hi := min((skip+off+n)/page*page, int64(len(m.region)))
-	if hi <= lo {
-		return
-	}
-	_ = unix.Madvise(m.region[lo:hi], unix.MADV_DONTNEED)
-}

@@ -510,9 +510,7 @@ func Execute(ctx context.Context, plan *Plan, w *formats.Writer, opts ExecOption
 		if t.Method == nil {
 			err = t.copyThrough(ctx, opts.Progress)
 		} else {
-			release := t.mapSources()
 			err = t.Method.Merge(ctx, t)
-			release()
 		}
 		if err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), t.Name) {
 			err = fmt.Errorf("tensor %q: %w", t.Name, err)

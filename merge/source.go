@@ -2,7 +2,6 @@ package merge
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"github.com/gomerge/gomerge/formats"
@@ -16,10 +15,6 @@ var bytePool = sync.Pool{New: func() any { return new([]byte) }}
 type TensorSource struct {
 	T     *formats.Tensor
 	shape []int64
-
-	// mapping, when set (while the engine runs the task, see mapSources),
-	// serves reads from the tensor's mapped bytes instead of pread.
-	mapping *formats.Mapping
 }
 
 // NewSource returns a Source over a stored floating-point tensor. A non-nil
@@ -102,34 +97,7 @@ func (s *TensorSource) ReadRaw(p []byte, off int64) error {
 	if s.cropped() || int64(len(p))%sz != 0 {
 		return fmt.Errorf("%s: tensor %q: raw read not possible", s.T.File, s.T.Name)
 	}
-	if s.mapping != nil {
-		return s.readMapped(func(b []byte) { copy(p, b) }, off*sz, int64(len(p)))
-	}
 	return s.T.ReadAt(p, off*sz)
-}
-
-// readMapped hands bytes [off, off+n) of the mapped tensor to use, then
-// drops the pages read (see formats.Mapping.Consumed). A fault (the file
-// was truncated while mapped) becomes an error naming file and tensor.
-func (s *TensorSource) readMapped(use func(b []byte), off, n int64) (err error) {
-	d := s.mapping.Data
-	if off < 0 || off+n > int64(len(d)) {
-		return fmt.Errorf("%s: tensor %q: read of %d bytes at %d is outside the tensor (%d bytes)", s.T.File, s.T.Name, n, off, len(d))
-	}
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			f, ok := r.(interface{ Addr() uintptr })
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("%s: tensor %q: file changed or truncated while reading (fault at %#x)", s.T.File, s.T.Name, f.Addr())
-		}
-	}()
-	use(d[off : off+n])
-	s.mapping.Consumed(off, n)
-	return nil
 }
 
 // Read implements Source.
@@ -140,15 +108,6 @@ func (s *TensorSource) Read(dst []float32, off int64) error {
 	bp := bytePool.Get().(*[]byte)
 	defer bytePool.Put(bp)
 	if !s.cropped() {
-		if s.mapping != nil {
-			sz := int64(s.T.DType.Size())
-			var derr error
-			err := s.readMapped(func(b []byte) { derr = formats.DecodeFloat32(dst, b, s.T.DType) }, off*sz, int64(len(dst))*sz)
-			if err == nil && derr != nil {
-				err = fmt.Errorf("%s: tensor %q: %w", s.T.File, s.T.Name, derr)
-			}
-			return err
-		}
 		var err error
 		*bp, err = s.T.ReadFloat32(dst, off, *bp)
 		return err
@@ -225,40 +184,4 @@ func (s *SliceSink) Write(src []float32, off int64) error {
 	}
 	copy(s.Data[off:], src)
 	return nil
-}
-
-// minMapBytes is the smallest tensor the engine maps while its task runs:
-// below it, mapping and unmapping cost more than the reads they save.
-const minMapBytes = 4 << 20
-
-// mapSources maps the stored bytes of t's uncropped tensor sources of at
-// least minMapBytes for the duration of its Merge and returns the function
-// that unmaps them. Reads then copy from (ReadRaw) or decode (Read) the page
-// cache in place instead of calling pread, and drop the pages behind them,
-// so resident memory stays bounded. Sources that cannot be mapped keep
-// reading with pread.
-func (t *Task) mapSources() (release func()) {
-	var mapped []*TensorSource
-	srcs := t.Inputs
-	if t.Base != nil {
-		srcs = append([]Source{t.Base}, t.Inputs...)
-	}
-	for _, src := range srcs {
-		s, ok := src.(*TensorSource)
-		if !ok || s.mapping != nil || s.cropped() || s.T.Size < minMapBytes {
-			continue
-		}
-		m, err := s.T.Map()
-		if err != nil {
-			continue
-		}
-		s.mapping = m
-		mapped = append(mapped, s)
-	}
-	return func() {
-		for _, s := range mapped {
-			_ = s.mapping.Close()
-			s.mapping = nil
-		}
-	}
 }
