@@ -5,7 +5,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -59,27 +58,37 @@ func (r *rawBlock) read(src merge.RawReader, off int64, n int) ([]uint16, error)
 	return r.u[:n], nil
 }
 
-// fusedSources returns the raw readers (base first) when the merge of t can
-// take the blocked bf16 path, else nil: a weighted sign-consensus merge of
-// bf16 tensors pruned by magnitude (with every threshold tie count known
-// before the pass) or by random masks without exact rescaling.
-func (m *gta) fusedSources(t *merge.Task, chain *eqChain) []merge.RawReader {
+// fused reports whether the merge of t can take the blocked bf16 path when
+// its sources store bf16: a weighted sign-consensus merge pruned by
+// magnitude (with every threshold tie count known before the pass; chain
+// nil: none needed) or by random masks without exact rescaling.
+func (m *gta) fused(t *merge.Task, chain *eqChain) bool {
 	if m.refOnly || !m.v.consensus || m.unweighted || m.rescale == rescaleExact || len(t.Inputs) > maxFusedModels {
-		return nil
+		return false
 	}
 	switch m.v.sparse {
 	case sparseMagnitude, sparseOutliers:
-		if chain != nil && !chain.complete() {
-			return nil
-		}
+		return chain == nil || chain.complete()
 	case sparseRandom:
-		if m.draw != nil {
-			return nil
-		}
-	default:
-		return nil
+		return m.draw == nil
 	}
-	return merge.RawSources(t, formats.BF16)
+	return false
+}
+
+// usesBF16Passes reports whether some pass over t may read the stored bf16
+// values in blocks (the window pass of the magnitude methods, the passes
+// of fused): Merge then maps the inputs once for all of them.
+func (m *gta) usesBF16Passes(t *merge.Task) bool {
+	if m.refOnly {
+		return false
+	}
+	switch m.v.sparse {
+	case sparseMagnitude, sparseOutliers:
+		if !m.modelScope && !m.radixOnly {
+			return true
+		}
+	}
+	return m.fused(t, nil)
 }
 
 // complete reports whether every chunk's counts are published.
@@ -156,7 +165,7 @@ func (d *maskDraw) next(bits []byte, n int) {
 // l1ScalesBF16 is l1Scales for random masks on bf16 tensors: one blocked
 // pass sums |δ| and the kept |δ| per model and chunk (in simd.SumAbs's lane
 // order). It returns the drawn masks when they fit in maxMaskCache.
-func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, raw []merge.RawReader) (*maskCache, error) {
+func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, in *bf16Inputs) (*maskCache, error) {
 	n := t.Len()
 	chunks := merge.Chunks(n, 1)
 	K := len(ps)
@@ -180,9 +189,15 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 		}
 	}
 	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
-		baseBuf, xBuf := getRawBlock(), getRawBlock()
-		defer putRawBlock(baseBuf)
-		defer putRawBlock(xBuf)
+		baseBuf := in.reader(0)
+		defer baseBuf.release()
+		xBufs := make([]*blockReader, K)
+		for k := range ps {
+			if want[k] {
+				xBufs[k] = in.reader(k + 1)
+				defer xBufs[k].release()
+			}
+		}
 		acc := make([][2][l1Lanes]float64, K)
 		draws := make([]*maskDraw, K)
 		var scratch []byte
@@ -195,27 +210,34 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 				defer putMaskDraw(draws[k])
 			}
 		}
-		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
-			bn := int(min(fusedBlock, c.Hi-lo))
-			b, err := baseBuf.read(raw[0], lo, bn)
-			if err != nil {
-				return err
-			}
-			for k := range ps {
-				if !want[k] {
-					continue
-				}
-				x, err := xBuf.read(raw[k+1], lo, bn)
+		err := in.guard(func() error {
+			for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
+				bn := int(min(fusedBlock, c.Hi-lo))
+				b, err := baseBuf.read(lo, bn)
 				if err != nil {
 					return err
 				}
-				bits := scratch
-				if cache != nil {
-					bits = cache.bits[k][lo/8:]
+				for k := range ps {
+					if !want[k] {
+						continue
+					}
+					x, err := xBufs[k].read(lo, bn)
+					if err != nil {
+						return err
+					}
+					bits := scratch
+					if cache != nil {
+						bits = cache.bits[k][lo/8:]
+					}
+					draws[k].next(bits, bn)
+					l1BF16(&acc[k], x, b, bits)
 				}
-				draws[k].next(bits, bn)
-				l1BF16(&acc[k], x, b, bits)
 			}
+			in.drop(c.Lo, c.Hi)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		for k := range ps {
 			if want[k] {
@@ -244,13 +266,13 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, r
 	return cache, nil
 }
 
-// finalBF16 is final for the merges fusedSources accepts: one blocked pass
+// finalBF16 is final for the merges fused accepts: one blocked pass
 // computes the kept entries, the sign election and the merged values.
 // A chunk whose models keep by bands or cached masks is merged as two
 // halves (pieces) that run in parallel, so that a tensor's pieces keep
 // both cores busy to the end; a chunk where a kept tie run starts or ends,
 // or whose masks are drawn in the pass, is one piece.
-func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chain *eqChain, raw []merge.RawReader, cache *maskCache) error {
+func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chain *eqChain, in *bf16Inputs, cache *maskCache) error {
 	whole := func(c merge.Chunk) bool {
 		for k := range ps {
 			p := &ps[k]
@@ -293,7 +315,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 			eqHi     int64
 			draw     *maskDraw
 			cached   []byte
-			buf      *rawBlock
+			buf      *blockReader
 			bits     []byte
 			eqs      []uint32 // scratch of the ties rule
 			template fusedModel
@@ -334,48 +356,51 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 					}
 				}
 			}
-			a.buf = getRawBlock()
-			defer putRawBlock(a.buf)
+			a.buf = in.reader(k + 1)
+			defer a.buf.release()
 			act = append(act, a)
 		}
-		baseBuf := getRawBlock()
-		defer putRawBlock(baseBuf)
+		baseBuf := in.reader(0)
+		defer baseBuf.release()
 		out := merge.GetFloats(fusedBlock)
 		defer merge.PutFloats(out)
 		ms := make([]fusedModel, 0, len(act))
-		for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
-			bn := int(min(fusedBlock, pc.hi-lo))
-			b, err := baseBuf.read(raw[0], lo, bn)
-			if err != nil {
-				return err
-			}
-			ms = ms[:0]
-			for _, a := range act {
-				x, err := a.buf.read(raw[a.k+1], lo, bn)
+		return in.guard(func() error {
+			for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
+				bn := int(min(fusedBlock, pc.hi-lo))
+				b, err := baseBuf.read(lo, bn)
 				if err != nil {
 					return err
 				}
-				f := a.template
-				f.x = x
-				switch {
-				case a.ties:
-					if !ps[a.k].band.blockRule(&f, a.bits, a.eqs, x, b, &a.eqLo, &a.eqHi) {
-						continue
+				ms = ms[:0]
+				for _, a := range act {
+					x, err := a.buf.read(lo, bn)
+					if err != nil {
+						return err
 					}
-				case a.cached != nil:
-					f.bits = a.cached[lo/8:]
-				case a.draw != nil:
-					a.draw.next(a.bits, bn)
-					f.bits = a.bits
+					f := a.template
+					f.x = x
+					switch {
+					case a.ties:
+						if !ps[a.k].band.blockRule(&f, a.bits, a.eqs, x, b, &a.eqLo, &a.eqHi) {
+							continue
+						}
+					case a.cached != nil:
+						f.bits = a.cached[lo/8:]
+					case a.draw != nil:
+						a.draw.next(a.bits, bn)
+						f.bits = a.bits
+					}
+					ms = append(ms, f)
 				}
-				ms = append(ms, f)
+				electBF16(out[:bn], b, ms, m.normalize, m.lambda)
+				if err := t.Out.Write(out[:bn], lo); err != nil {
+					return err
+				}
 			}
-			electBF16(out[:bn], b, ms, m.normalize, m.lambda)
-			if err := t.Out.Write(out[:bn], lo); err != nil {
-				return err
-			}
-		}
-		return nil
+			in.drop(pc.lo, pc.hi)
+			return nil
+		})
 	})
 }
 
@@ -403,7 +428,7 @@ func splitChunks(t *merge.Task, whole func(c merge.Chunk) bool) []piece {
 // windowPassBF16 is windowPass on the stored bf16 values, block by block;
 // the chunks are passed as halves (the queries' per-piece results, which
 // resolveWindow folds into the chunks).
-func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, want []bool, qs []*windowQuery, nChunks int) error {
+func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []bool, qs []*windowQuery, nChunks int) error {
 	pieces := splitChunks(t, nil)
 	chunkOf := make([]int, len(pieces))
 	items := make([]merge.Chunk, len(pieces))
@@ -423,14 +448,14 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
 	return merge.Parallel(ctx, t.Threads(), items, func(c merge.Chunk) error {
-		baseBuf := getRawBlock()
-		defer putRawBlock(baseBuf)
-		bufs := make([]*rawBlock, len(want))
+		baseBuf := in.reader(0)
+		defer baseBuf.release()
+		bufs := make([]*blockReader, len(want))
 		xs := make([][]uint16, len(want))
 		for k := range want {
 			if want[k] {
-				bufs[k] = getRawBlock()
-				defer putRawBlock(bufs[k])
+				bufs[k] = in.reader(k + 1)
+				defer bufs[k].release()
 			}
 		}
 		inside := make([][]uint32, len(qs))
@@ -441,32 +466,42 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 			inside[i] = getWindowBuf(int(q.frac*1.25*float64(c.Len())) + c.Len()/256 + fusedBlock + 8)
 			hists[i] = make([]uint32, (q.hi-q.lo)>>shifts[i]+1)
 		}
-		for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
-			bn := int(min(fusedBlock, c.Hi-lo))
-			b, err := baseBuf.read(raw[0], lo, bn)
-			if err != nil {
-				return err
-			}
-			for k := range want {
-				if want[k] {
-					if xs[k], err = bufs[k].read(raw[k+1], lo, bn); err != nil {
-						return err
+		err := in.guard(func() error {
+			for lo := c.Lo; lo < c.Hi; lo += fusedBlock {
+				bn := int(min(fusedBlock, c.Hi-lo))
+				b, err := baseBuf.read(lo, bn)
+				if err != nil {
+					return err
+				}
+				for k := range want {
+					if want[k] {
+						if xs[k], err = bufs[k].read(lo, bn); err != nil {
+							return err
+						}
 					}
 				}
-			}
-			for i, q := range qs {
-				in := inside[i]
-				if cap(in)-len(in) < bn+8 {
-					grown := getWindowBuf(2*cap(in) + bn + 8)[:len(in)]
-					copy(grown, in)
-					putWindowBuf(in)
-					in = grown
+				for i, q := range qs {
+					win := inside[i]
+					if cap(win)-len(win) < bn+8 {
+						grown := getWindowBuf(2*cap(win) + bn + 8)[:len(win)]
+						copy(grown, win)
+						putWindowBuf(win)
+						win = grown
+					}
+					cnt, ab := windowBF16(win[len(win):cap(win)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
+					countBuckets(hists[i], win[len(win):len(win)+cnt], q.lo, shifts[i])
+					inside[i] = win[:len(win)+cnt]
+					above[i] += int64(ab)
 				}
-				cnt, ab := windowBF16(in[len(in):cap(in)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
-				countBuckets(hists[i], in[len(in):len(in)+cnt], q.lo, shifts[i])
-				inside[i] = in[:len(in)+cnt]
-				above[i] += int64(ab)
 			}
+			in.drop(c.Lo, c.Hi)
+			return nil
+		})
+		if err != nil {
+			for i := range inside {
+				putWindowBuf(inside[i])
+			}
+			return err
 		}
 		for i, q := range qs {
 			mu.Lock()
@@ -486,15 +521,6 @@ func windowPassBF16(ctx context.Context, t *merge.Task, raw []merge.RawReader, w
 		}
 		return nil
 	})
-}
-
-// rawBF16 returns the raw readers of t (base first) when every source
-// stores bf16 and the blocked passes are not switched off.
-func (m *gta) rawBF16(t *merge.Task) []merge.RawReader {
-	if m.refOnly {
-		return nil
-	}
-	return merge.RawSources(t, formats.BF16)
 }
 
 // blockRule sets f's rule for one block of a chunk under ruleTies: δ =

@@ -193,7 +193,7 @@ func runBF16(t *testing.T, name string, global merge.Params, perModel []merge.Pa
 		}
 		task.Model = append(task.Model, p)
 	}
-	if !ref && m.(*gta).fusedSources(task, nil) == nil {
+	if !ref && (!m.(*gta).fused(task, nil) || merge.RawSources(task, formats.BF16) == nil) {
 		t.Fatalf("%s: the blocked bf16 path is not taken", name)
 	}
 	if err := m.Merge(context.Background(), task); err != nil {

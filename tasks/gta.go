@@ -61,6 +61,7 @@ type gta struct {
 	warn       func(t *merge.Task, format string, args ...any)
 	radixOnly  bool  // tests: skip the window selection
 	refOnly    bool  // tests: skip the blocked bf16 passes
+	noMap      bool  // tests: the blocked passes read with ReadRaw, not from mappings
 	maskBudget int64 // bytes of DARE masks kept between passes (maxMaskCache)
 
 	mu       sync.Mutex
@@ -201,6 +202,12 @@ func (m *gta) Merge(ctx context.Context, t *merge.Task) error {
 		_, align = t.Rows()
 	}
 	chunks := merge.Chunks(n, align)
+	// The blocked bf16 passes share one mapping of the inputs.
+	var in *bf16Inputs
+	if m.usesBF16Passes(t) {
+		in = openBF16Inputs(t, !m.noMap)
+		defer in.close()
+	}
 	var chain *eqChain
 	switch m.v.sparse {
 	case sparseMagnitude, sparseOutliers:
@@ -218,23 +225,26 @@ func (m *gta) Merge(ctx context.Context, t *merge.Task) error {
 				}
 			}
 			chain = pb.chain
-		} else if chain, err = m.selectBands(ctx, t, ps, len(chunks)); err != nil {
+		} else if chain, err = m.selectBands(ctx, t, ps, len(chunks), in); err != nil {
 			return err
 		}
 	}
-	raw := m.fusedSources(t, chain)
+	blocked := in // the inputs of the blocked passes of fused merges
+	if !m.fused(t, chain) {
+		blocked = nil
+	}
 	var masks *maskCache
 	if m.rescale == rescaleL1 && anySparse(ps) {
-		if raw != nil && m.v.sparse == sparseRandom {
-			if masks, err = m.l1ScalesBF16(ctx, t, ps, raw); err != nil {
+		if blocked != nil && m.v.sparse == sparseRandom {
+			if masks, err = m.l1ScalesBF16(ctx, t, ps, blocked); err != nil {
 				return err
 			}
 		} else if err := m.l1Scales(ctx, t, ps, align, chain); err != nil {
 			return err
 		}
 	}
-	if raw != nil && anySparse(ps) {
-		return m.finalBF16(ctx, t, ps, chain, raw, masks)
+	if blocked != nil && anySparse(ps) {
+		return m.finalBF16(ctx, t, ps, chain, blocked, masks)
 	}
 	return m.final(ctx, t, ps, align, chain)
 }
@@ -300,7 +310,8 @@ func deltaScan(t *merge.Task, align int64, want []bool) scanFunc {
 // selectBands finds, per sparsified model, the exact magnitude thresholds
 // of the tensor (two passes over the data) and returns the chain that hands
 // threshold-tie counts from chunk to chunk (nil when no band needs it).
-func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nChunks int) (*eqChain, error) {
+// in, if not nil, holds the tensor's stored bf16 values.
+func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nChunks int, in *bf16Inputs) (*eqChain, error) {
 	n := t.Len()
 	want := make([]bool, len(ps))
 	bs := make([]rankBounds, len(ps))
@@ -322,7 +333,7 @@ func (m *gta) selectBands(ctx context.Context, t *merge.Task, ps []modelPlan, nC
 		return nil, nil
 	}
 	if !m.radixOnly {
-		bands, chain, ok, err := m.windowBands(ctx, t, want, bs, nChunks)
+		bands, chain, ok, err := m.windowBands(ctx, t, want, bs, nChunks, in)
 		if err != nil {
 			return nil, err
 		}

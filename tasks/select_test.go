@@ -161,7 +161,7 @@ func TestWindowHitsOnSampledTensor(t *testing.T) {
 	task := &merge.Task{Name: "w", Shape: shape, Base: &merge.SliceSource{Data: base}, Inputs: []merge.Source{&merge.SliceSource{Data: x}}}
 	m := &gta{v: variant{sparse: sparseOutliers}}
 	for _, b := range []rankBounds{{0, n / 3}, {n / 100, n / 100 * 60}} {
-		bands, _, ok, err := m.windowBands(context.Background(), task, []bool{true}, []rankBounds{b}, len(merge.Chunks(n, 1)))
+		bands, _, ok, err := m.windowBands(context.Background(), task, []bool{true}, []rankBounds{b}, len(merge.Chunks(n, 1)), nil)
 		if err != nil || !ok {
 			t.Fatalf("ranks %v: ok %v, err %v", b, ok, err)
 		}

@@ -109,14 +109,15 @@ func countBuckets(hist, v []uint32, lo uint32, shift uint) {
 // windowBands tries to find the bands of the models with want[k] (ranks
 // bs[k]) by window selection. It returns the bands and the tie chain, or
 // ok = false when the caller must use the radix selection.
-func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []rankBounds, nChunks int) (bands []band, chain *eqChain, ok bool, err error) {
+// in, if not nil, holds the tensor's stored bf16 values.
+func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []rankBounds, nChunks int, in *bf16Inputs) (bands []band, chain *eqChain, ok bool, err error) {
 	n := t.Len()
 	s := min(max(n/256, minSample), maxSample)
 	exact := n <= 2*s
 	if exact {
 		s = n
 	}
-	samples, err := readSample(ctx, t, want, s, exact, m.rawBF16(t))
+	samples, err := readSample(ctx, t, want, s, exact, in)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -172,8 +173,8 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 				collectWindow(q, c.Index, samples[q.Stream][c.Lo:c.Hi])
 			}
 		}
-	} else if raw := m.rawBF16(t); raw != nil {
-		if err := windowPassBF16(ctx, t, raw, want, qs, nChunks); err != nil {
+	} else if in != nil {
+		if err := windowPassBF16(ctx, t, in, want, qs, nChunks); err != nil {
 			return nil, nil, false, err
 		}
 	} else if err := windowPass(ctx, t, want, qs, nChunks); err != nil {
@@ -279,9 +280,9 @@ type rankBounds struct{ lo, hi int64 }
 // readSample reads s elements of each wanted model's task vector as |δ| bit
 // patterns: evenly spaced pieces of samplePiece elements, or everything
 // (in order) when exact. Groups of pieces are read in parallel; on bf16
-// tensors (raw not nil) the stored values are read and converted as
+// tensors (in not nil) the stored values are read and converted as
 // merge.Source.Read would.
-func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact bool, raw []merge.RawReader) ([][]uint32, error) {
+func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact bool, in *bf16Inputs) ([][]uint32, error) {
 	n := t.Len()
 	type piece struct{ off, len, at int64 }
 	var pieces []piece
@@ -312,43 +313,52 @@ func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact 
 		groups[g] = merge.Chunk{Index: g}
 	}
 	err := merge.Parallel(ctx, t.Threads(), groups, func(g merge.Chunk) error {
-		var baseRaw, xRaw *rawBlock
-		var base, x []float32
-		if raw != nil {
-			baseRaw, xRaw = getRawBlock(), getRawBlock()
-			defer putRawBlock(baseRaw)
-			defer putRawBlock(xRaw)
-		} else {
-			base, x = make([]float32, samplePiece), make([]float32, samplePiece)
-		}
-		for _, p := range pieces[g.Index*perGroup : min((g.Index+1)*perGroup, len(pieces))] {
-			var bu []uint16
-			var err error
-			if raw != nil {
-				bu, err = baseRaw.read(raw[0], p.off, int(p.len))
-			} else {
-				err = t.Base.Read(base[:p.len], p.off)
+		mine := pieces[g.Index*perGroup : min((g.Index+1)*perGroup, len(pieces))]
+		if in != nil {
+			baseRaw := in.reader(0)
+			defer baseRaw.release()
+			xRaw := make([]*blockReader, len(want))
+			for k := range want {
+				if want[k] {
+					xRaw[k] = in.reader(k + 1)
+					defer xRaw[k].release()
+				}
 			}
-			if err != nil {
+			return in.guard(func() error {
+				for _, p := range mine {
+					bu, err := baseRaw.read(p.off, int(p.len))
+					if err != nil {
+						return err
+					}
+					for k := range want {
+						if !want[k] {
+							continue
+						}
+						xu, err := xRaw[k].read(p.off, int(p.len))
+						if err != nil {
+							return err
+						}
+						dst := out[k][p.at : p.at+p.len]
+						for i := range dst {
+							dst[i] = absBits(bf16Value(xu[i]) - bf16Value(bu[i]))
+						}
+					}
+				}
+				return nil
+			})
+		}
+		base, x := make([]float32, samplePiece), make([]float32, samplePiece)
+		for _, p := range mine {
+			if err := t.Base.Read(base[:p.len], p.off); err != nil {
 				return err
 			}
-			for k, in := range t.Inputs {
+			for k, src := range t.Inputs {
 				if !want[k] {
 					continue
 				}
 				dst := out[k][p.at : p.at+p.len]
-				if raw != nil {
-					xu, err := xRaw.read(raw[k+1], p.off, int(p.len))
-					if err != nil {
-						return err
-					}
-					for i := range dst {
-						dst[i] = absBits(bf16Value(xu[i]) - bf16Value(bu[i]))
-					}
-					continue
-				}
 				v := x[:p.len]
-				if err := in.Read(v, p.off); err != nil {
+				if err := src.Read(v, p.off); err != nil {
 					return err
 				}
 				for i := range dst {

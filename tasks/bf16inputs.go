@@ -1,0 +1,111 @@
+package tasks
+
+import (
+	"unsafe"
+
+	"github.com/gomerge/gomerge/formats"
+	"github.com/gomerge/gomerge/merge"
+)
+
+// bf16Inputs are the stored bf16 values of a task's base and inputs (base
+// first, in merge.RawSources' order) that the blocked passes read. One
+// value serves every pass over a tensor (sample, window pass, DARE's L1
+// pass, merge pass). When every source can be memory mapped
+// (merge.MapRawSources) the passes read the page cache in place, without a
+// read system call and a copy per block; otherwise they read each block
+// with ReadRaw into a buffer of their own.
+type bf16Inputs struct {
+	raw    []merge.RawReader
+	mapped *merge.MappedInputs // nil: read with ReadRaw
+	u16    [][]uint16          // the mapped values, by source
+}
+
+// openBF16Inputs returns the bf16 inputs of t (mapped when mapIt and the
+// sources allow it), or nil when some source does not store bf16. Close it
+// when the tensor is done.
+func openBF16Inputs(t *merge.Task, mapIt bool) *bf16Inputs {
+	raw := merge.RawSources(t, formats.BF16)
+	if raw == nil {
+		return nil
+	}
+	in := &bf16Inputs{raw: raw}
+	if !mapIt {
+		return in
+	}
+	mp := merge.MapRawSources(t, formats.BF16)
+	if mp == nil {
+		return in
+	}
+	in.mapped = mp
+	in.u16 = make([][]uint16, len(mp.Data))
+	for i, d := range mp.Data {
+		if len(d) > 0 {
+			in.u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&d[0])), len(d)/2)
+		}
+	}
+	return in
+}
+
+// close unmaps the inputs (nil: nothing to do).
+func (in *bf16Inputs) close() {
+	if in != nil && in.mapped != nil {
+		in.mapped.Close()
+		in.mapped, in.u16 = nil, nil
+	}
+}
+
+// guard runs fn, which reads the inputs: over mappings, under the fault
+// guard, so that a file truncated while mapped gives an error naming it
+// instead of a crash. Every goroutine of a pass runs its reads in its own
+// guard.
+func (in *bf16Inputs) guard(fn func() error) error {
+	if in.mapped == nil {
+		return fn()
+	}
+	return in.mapped.Guard(fn)
+}
+
+// drop releases the mapped pages of elements [lo, hi) once a pass is done
+// with them, so resident memory stays bounded by the pieces in flight. Call
+// it once per finished chunk or piece, never per block: every page drop
+// flushes the TLBs of all the process's threads.
+func (in *bf16Inputs) drop(lo, hi int64) {
+	if in.mapped != nil {
+		in.mapped.Drop(lo, hi, 2)
+	}
+}
+
+// blockReader reads blocks of one source for one goroutine.
+type blockReader struct {
+	in  *bf16Inputs
+	src int
+	buf *rawBlock // nil when mapped
+}
+
+// reader returns a block reader of source src (0: the base, k+1: input k);
+// give it back with release.
+func (in *bf16Inputs) reader(src int) *blockReader {
+	r := &blockReader{in: in, src: src}
+	if in.mapped == nil {
+		r.buf = getRawBlock()
+	}
+	return r
+}
+
+// release gives the reader's buffer back.
+func (r *blockReader) release() {
+	if r.buf != nil {
+		putRawBlock(r.buf)
+		r.buf = nil
+	}
+}
+
+// read returns the n values of the source from element off: the mapped
+// values themselves, or a copy in the reader's buffer (valid until the
+// next read). n is at most fusedBlock.
+func (r *blockReader) read(off int64, n int) ([]uint16, error) {
+	if r.buf == nil {
+		return r.in.u16[r.src][off : off+int64(n) : off+int64(n)], nil
+	}
+	return r.buf.read(r.in.raw[r.src], off, n)
+}
