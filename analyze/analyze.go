@@ -212,6 +212,10 @@ type tensorJob struct {
 	// bf16 is set when every compared tensor is stored in bf16, uncropped:
 	// the chunks then run on the stored values (analyzeChunkBF16).
 	bf16 bool
+	// mapped are the bf16 path's mappings of the stored tensors (see
+	// mapped.go); unused when noMap.
+	mapped tensorMaps
+	noMap  bool
 	// results per chunk, combined in chunk order.
 	sums  [][]Sums     // [chunk][expert]
 	pairs [][]PairSums // [chunk][pair]
@@ -221,6 +225,12 @@ type tensorJob struct {
 // report. Tensors that are not floating point, or that an expert lacks or
 // has in another shape, are skipped for that expert with a warning.
 func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opts Options) (*Report, error) {
+	return run(ctx, base, experts, opts, true)
+}
+
+// run is Run; with mapBF16 unset the bf16 path reads with ReadRaw only
+// (the reference of the mapped reads).
+func run(ctx context.Context, base *formats.Model, experts []*formats.Model, opts Options, mapBF16 bool) (*Report, error) {
 	if len(experts) == 0 {
 		return nil, errors.New("analyze needs at least one expert besides the base")
 	}
@@ -281,6 +291,7 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 		layers = max(layers, j.layer+1)
 		j.chunks = merge.Chunks(bs.Len(), 1)
 		j.bf16 = rawBF16(j)
+		j.noMap = !mapBF16
 		j.sums = make([][]Sums, len(j.chunks))
 		j.pairs = make([][]PairSums, len(j.chunks))
 		jobs = append(jobs, j)
@@ -314,6 +325,11 @@ func Run(ctx context.Context, base *formats.Model, experts []*formats.Model, opt
 	for i := range units {
 		units[i] = merge.Chunk{Index: i}
 	}
+	defer func() {
+		for _, j := range jobs {
+			j.close()
+		}
+	}()
 	ne := len(experts)
 	err := merge.Parallel(ctx, max(opts.Threads, 1), units, func(u merge.Chunk) error {
 		w := works[u.Index]

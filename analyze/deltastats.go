@@ -198,8 +198,39 @@ func analyzeChunkBF16(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums,
 		sums: make([]Sums, ne), pairs: make([]PairSums, np),
 		st: make([]deltaLanes, ne), ge: make([]int, ne), dots: make([]lanes, np), zeros: make([]int, np),
 	}
-	// Raw values (bf16, two per float32 of the pooled buffers) and the
-	// float32 changes of one sub-block per expert.
+	// The float32 changes of one sub-block per expert.
+	for k, e := range j.experts {
+		if e != nil {
+			a.deltas[k] = merge.GetFloats(subBlock)
+			defer merge.PutFloats(a.deltas[k])
+		}
+	}
+	var data [][]uint16
+	if !j.noMap {
+		data = j.acquire()
+	}
+	if data != nil {
+		// Mapped: the blocks are read from the page cache in place.
+		for k := range a.raw {
+			if data[k] != nil {
+				a.raw[k] = data[k][c.Lo:c.Hi]
+			}
+		}
+		n := int(c.Len())
+		err := j.guard(data, func() {
+			for b := 0; b < n; b += BlockElems {
+				a.block(b, min(BlockElems, n-b))
+			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		j.release(c)
+		a.pairSquares()
+		return a.sums, a.pairs, nil
+	}
+	// Raw values read with ReadRaw (bf16, two per float32 of the pooled
+	// buffers).
 	for k := range a.raw {
 		if k > 0 && j.experts[k-1] == nil {
 			continue
@@ -207,10 +238,6 @@ func analyzeChunkBF16(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums,
 		buf := merge.GetFloats(readElems / 2)
 		defer merge.PutFloats(buf)
 		a.raw[k] = u16s(buf, readElems)
-		if k > 0 {
-			a.deltas[k-1] = merge.GetFloats(subBlock)
-			defer merge.PutFloats(a.deltas[k-1])
-		}
 	}
 	for lo := c.Lo; lo < c.Hi; lo += readElems {
 		n := int(min(readElems, c.Hi-lo))
@@ -228,10 +255,16 @@ func analyzeChunkBF16(j *tensorJob, c merge.Chunk, ne int, tol float64) ([]Sums,
 			a.block(b, min(BlockElems, n-b))
 		}
 	}
+	a.pairSquares()
+	return a.sums, a.pairs, nil
+}
+
+// pairSquares sets the pairs' norms: the experts' (over the elements both
+// have).
+func (a *chunkBF16) pairSquares() {
 	a.forPairs(func(p, x, y int) {
 		a.pairs[p].SqA, a.pairs[p].SqB = a.sums[x].SumSq, a.sums[y].SumSq
 	})
-	return a.sums, a.pairs, nil
 }
 
 // chunkBF16 is the state of analyzeChunkBF16.

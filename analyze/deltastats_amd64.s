@@ -26,6 +26,7 @@ TEXT ·baseSquaresAsm(SB), NOSPLIT, $0-24
 	VMOVUPD 96(DI), Y3
 
 bsqloop:
+	PREFETCHT0 1024(SI) // mapped inputs come from memory, not a cached buffer
 	VPMOVZXWD (SI), X4
 	VPMOVZXWD 8(SI), X5
 	VPMOVZXWD 16(SI), X6
@@ -95,6 +96,7 @@ TEXT ·expertDeltasAsm(SB), NOSPLIT, $0-56
 	VMOVUPD 224(R8), Y7
 
 edloop:
+	PREFETCHT0 1024(DX) // the expert's values (the base's are cached by baseSquares)
 	VMOVDQU    (SI), Y8
 	VMOVDQU    (DX), Y9
 	VPUNPCKLWD Y8, Y12, Y10

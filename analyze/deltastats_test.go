@@ -177,7 +177,7 @@ func TestDeltaKernelsHandWorked(t *testing.T) {
 // analyzeChunk on the same bf16 tensors (three experts, one of them
 // missing on one tensor, lengths that are not multiples of a block or of
 // 16, ties, subnormals, −0, and NaN/Inf in one tensor) and requires the
-// same sums bit for bit.
+// same sums bit for bit, reading both from memory mappings and with ReadRaw.
 func TestBF16PathMatchesFloat32Path(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	dir := t.TempDir()
@@ -234,19 +234,30 @@ func TestBF16PathMatchesFloat32Path(t *testing.T) {
 			}
 			return s
 		}
-		j := &tensorJob{name: tn.name, base: source(0)}
-		for k := 1; k <= ne; k++ {
-			if i == 1 && k == 2 {
-				j.experts = append(j.experts, nil) // expert 2 lacks tensor b
-				continue
+		newJob := func(noMap bool) *tensorJob {
+			j := &tensorJob{name: tn.name, base: source(0), chunks: merge.Chunks(int64(tn.n), 1), noMap: noMap}
+			for k := 1; k <= ne; k++ {
+				if i == 1 && k == 2 {
+					j.experts = append(j.experts, nil) // expert 2 lacks tensor b
+					continue
+				}
+				j.experts = append(j.experts, source(k))
 			}
-			j.experts = append(j.experts, source(k))
+			if !rawBF16(j) {
+				t.Fatalf("%s: not on the bf16 path", tn.name)
+			}
+			return j
 		}
-		if !rawBF16(j) {
-			t.Fatalf("%s: not on the bf16 path", tn.name)
-		}
-		for _, tol := range []float64{0, DefaultZeroTol, 0.5} {
-			for _, c := range merge.Chunks(int64(tn.n), 1) {
+		for _, tc := range []struct {
+			tol   float64
+			noMap bool
+		}{{0, false}, {0, true}, {DefaultZeroTol, false}, {DefaultZeroTol, true}, {0.5, false}} {
+			tol := tc.tol
+			j := newJob(tc.noMap)
+			if !tc.noMap && j.acquire() == nil {
+				t.Fatalf("%s: not mapped", tn.name)
+			}
+			for _, c := range j.chunks {
 				got, gotPairs, err := analyzeChunkBF16(j, c, ne, tol)
 				if err != nil {
 					t.Fatal(err)
@@ -259,20 +270,21 @@ func TestBF16PathMatchesFloat32Path(t *testing.T) {
 					g, w := got[k], want[k]
 					if g.N != w.N || g.NearZero != w.NearZero || !sameFloat(g.SumAbs, w.SumAbs) ||
 						!sameFloat(g.SumSq, w.SumSq) || !sameFloat(g.BaseSumSq, w.BaseSumSq) {
-						t.Errorf("%s tol %g chunk %d expert %d: bf16 path %+v, float32 path %+v", tn.name, tol, c.Index, k, g, w)
+						t.Errorf("%s tol %g noMap %v chunk %d expert %d: bf16 path %+v, float32 path %+v", tn.name, tol, tc.noMap, c.Index, k, g, w)
 					}
 				}
 				for p := range wantPairs {
 					g, w := gotPairs[p], wantPairs[p]
 					if g.Both != w.Both || g.Conflicts != w.Conflicts || !sameFloat(g.Dot, w.Dot) ||
 						!sameFloat(g.SqA, w.SqA) || !sameFloat(g.SqB, w.SqB) {
-						t.Errorf("%s tol %g chunk %d pair %d: bf16 path %+v, float32 path %+v", tn.name, tol, c.Index, p, g, w)
+						t.Errorf("%s tol %g noMap %v chunk %d pair %d: bf16 path %+v, float32 path %+v", tn.name, tol, tc.noMap, c.Index, p, g, w)
 					}
 				}
 				if tn.specials == nil && (math.IsNaN(want[0].SumSq) || want[0].NearZero == 0 || want[0].NearZero == want[0].N) {
 					t.Errorf("%s: degenerate test data %+v", tn.name, want[0])
 				}
 			}
+			j.close()
 		}
 	}
 }
