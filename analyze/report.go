@@ -35,6 +35,22 @@ type Stat struct {
 	ZeroFrac Num `json:"near_zero_fraction"`
 }
 
+// MarshalJSON implements json.Marshaler: the raw sums, like the derived
+// numbers, encode NaN and ±Inf (inputs that hold them, or changes that
+// overflow) as null instead of failing.
+func (s Stat) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		N         int64 `json:"elements"`
+		SumAbs    Num   `json:"sum_abs_delta"`
+		SumSq     Num   `json:"sum_sq_delta"`
+		BaseSumSq Num   `json:"sum_sq_base"`
+		NearZero  int64 `json:"near_zero"`
+		MeanAbs   Num   `json:"mean_abs_delta"`
+		Rel       Num   `json:"relative_change"`
+		ZeroFrac  Num   `json:"near_zero_fraction"`
+	}{s.N, Num(s.SumAbs), Num(s.SumSq), Num(s.BaseSumSq), s.NearZero, s.MeanAbs, s.Rel, s.ZeroFrac})
+}
+
 func newStat(s Sums) Stat {
 	return Stat{Sums: s, MeanAbs: Num(s.MeanAbs()), Rel: Num(s.Rel()), ZeroFrac: Num(s.ZeroFrac())}
 }
@@ -65,6 +81,21 @@ type PairStat struct {
 	// ConflictRate is the fraction of elements changed by both whose
 	// changes have opposite signs.
 	ConflictRate Num `json:"sign_conflict_rate"`
+}
+
+// MarshalJSON implements json.Marshaler, encoding NaN and ±Inf as null
+// (see Stat.MarshalJSON).
+func (p PairStat) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Layer        int   `json:"layer"`
+		Dot          Num   `json:"dot"`
+		SqA          Num   `json:"sum_sq_a"`
+		SqB          Num   `json:"sum_sq_b"`
+		Both         int64 `json:"both_nonzero"`
+		Conflicts    int64 `json:"sign_conflicts"`
+		Cos          Num   `json:"cosine"`
+		ConflictRate Num   `json:"sign_conflict_rate"`
+	}{p.Layer, Num(p.Dot), Num(p.SqA), Num(p.SqB), p.Both, p.Conflicts, p.Cos, p.ConflictRate})
 }
 
 func newPairStat(layer int, p PairSums) PairStat {
