@@ -233,7 +233,7 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, i
 					l1BF16(&acc[k], x, b, bits)
 				}
 			}
-			in.drop(c.Lo, c.Hi)
+			in.dropEarly(c.Lo, c.Hi)
 			return nil
 		})
 		if err != nil {
@@ -494,7 +494,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 					above[i] += int64(ab)
 				}
 			}
-			in.drop(c.Lo, c.Hi)
+			in.dropEarly(c.Lo, c.Hi)
 			return nil
 		})
 		if err != nil {

@@ -62,6 +62,7 @@ type gta struct {
 	radixOnly  bool  // tests: skip the window selection
 	refOnly    bool  // tests: skip the blocked bf16 passes
 	noMap      bool  // tests: the blocked passes read with ReadRaw, not from mappings
+	keepMapped int64 // mapped bytes of a tensor kept between passes (maxKeptMapped)
 	maskBudget int64 // bytes of DARE masks kept between passes (maxMaskCache)
 
 	mu       sync.Mutex
@@ -70,7 +71,7 @@ type gta struct {
 
 // newGTA validates the global parameters of a method of the family.
 func newGTA(v variant, g merge.Params) (*gta, error) {
-	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), warn: taskWarn, maskBudget: maxMaskCache}
+	m := &gta{v: v, normalize: g.Bool("normalize", v.normalize), lambda: float32(g.Float("lambda", 1)), warn: taskWarn, maskBudget: maxMaskCache, keepMapped: maxKeptMapped}
 	rs, err := parseRescale(g["rescale"], v.rescale)
 	if err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func (m *gta) Merge(ctx context.Context, t *merge.Task) error {
 	// The blocked bf16 passes share one mapping of the inputs.
 	var in *bf16Inputs
 	if m.usesBF16Passes(t) {
-		in = openBF16Inputs(t, !m.noMap)
+		in = openBF16Inputs(t, !m.noMap, m.keepMapped)
 		defer in.close()
 	}
 	var chain *eqChain

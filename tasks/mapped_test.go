@@ -85,20 +85,24 @@ func TestBlockedBF16MappedMatchesRead(t *testing.T) {
 		global   merge.Params
 		perModel []merge.Params
 		budget   int64
+		dropAll  bool // every pass drops its pages (a large tensor)
 	}{
-		{"ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.5}, {"weight": 0.7, "density": 0.5}}, maxMaskCache},
-		{"ties", nil, []merge.Params{{"weight": 0.5, "density": 0.3}, {"weight": -0.4, "density": 0.6}, {"weight": 0.7, "density": 1.0}}, maxMaskCache},
-		{"breadcrumbs_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.8, "gamma": 0.03}, {"weight": 0.3, "density": 0.5, "gamma": 0.1}, {"weight": 0.7, "density": 0.9, "gamma": 0.01}}, maxMaskCache},
-		{"dare_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.4}, {"weight": 0.7, "density": 0.6}}, maxMaskCache},
-		{"dare_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.4}, {"weight": 0.7, "density": 0.6}}, 0},
-		{"dare_ties", merge.Params{"rescale": "false"}, []merge.Params{{"weight": 0.5, "density": 0.4}, {"weight": -0.3, "density": 0.6}, {"weight": 0.7, "density": 0.5}}, maxMaskCache},
+		{"ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.5}, {"weight": 0.7, "density": 0.5}}, maxMaskCache, false},
+		{"ties", nil, []merge.Params{{"weight": 0.5, "density": 0.3}, {"weight": -0.4, "density": 0.6}, {"weight": 0.7, "density": 1.0}}, maxMaskCache, true},
+		{"breadcrumbs_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.8, "gamma": 0.03}, {"weight": 0.3, "density": 0.5, "gamma": 0.1}, {"weight": 0.7, "density": 0.9, "gamma": 0.01}}, maxMaskCache, false},
+		{"dare_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.4}, {"weight": 0.7, "density": 0.6}}, maxMaskCache, false},
+		{"dare_ties", nil, []merge.Params{{"weight": 0.5, "density": 0.5}, {"weight": 0.3, "density": 0.4}, {"weight": 0.7, "density": 0.6}}, 0, true},
+		{"dare_ties", merge.Params{"rescale": "false"}, []merge.Params{{"weight": 0.5, "density": 0.4}, {"weight": -0.3, "density": 0.6}, {"weight": 0.7, "density": 0.5}}, maxMaskCache, false},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("%d_%s", i, c.name), func(t *testing.T) {
 			run := func(mapped, ref bool) []float32 {
 				got, err := mergeFiles(t, c.name, c.global, c.perModel, paths, func(m *gta, task *merge.Task) merge.Method {
 					m.noMap, m.refOnly, m.maskBudget = !mapped, ref, c.budget
-					if in := openBF16Inputs(task, true); in == nil || in.mapped == nil {
+					if mapped && c.dropAll {
+						m.keepMapped = 0
+					}
+					if in := openBF16Inputs(task, true, 0); in == nil || in.mapped == nil {
 						t.Fatal("the inputs cannot be mapped")
 					} else {
 						in.close()
