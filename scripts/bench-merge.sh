@@ -39,9 +39,11 @@
 # once, in the L1 pass, and kept as one bit per element for the merge pass
 # when a tensor's masks fit in 256 MiB); slerp twice (dot products and
 # norms, then the merge). On bf16 inputs the passes of ties and dare_ties
-# read the stored values in 16K-element blocks and run one fused AVX2
-# kernel per block (tasks/fused.go). Every method writes its output once,
-# which `cat` does not.
+# read the stored values in place from one memory mapping per tensor (no
+# pread; pages dropped once per half-chunk by the last pass over it, or by
+# every pass for tensors over 128 MiB of inputs) in 16K-element blocks and
+# run one fused AVX2 kernel per block (tasks/fused.go, tasks/bf16inputs.go).
+# Every method writes its output once, which `cat` does not.
 set -euo pipefail
 
 MODE=${1:-family}
