@@ -494,12 +494,13 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				fileSrcs = append(fileSrcs, src)
 				floatSrcs = append(floatSrcs, &merge.SliceSource{Data: v, Dims: shape})
 			}
-			run := func(srcs []merge.Source, raw, readOnly bool) []float32 {
+			run := func(srcs []merge.Source, raw, readOnly, dropAll bool) []float32 {
 				meth, err := New(merge.Params{"alpha": 1.0, "calibration": 0.7})
 				if err != nil {
 					t.Fatal(err)
 				}
 				meth.(*Method).readOnly = readOnly
+				meth.(*Method).dropAll = dropAll
 				task := &merge.Task{Name: tc.name, Shape: shape, Base: srcs[0], Inputs: srcs[1:], Model: make([]merge.Params, m)}
 				if (rawBF16Inputs(task) != nil) != raw {
 					t.Fatalf("%s: raw path taken %v, want %v", tc.name, !raw, raw)
@@ -511,12 +512,15 @@ func TestRawPathsMatchFloat32(t *testing.T) {
 				}
 				return sink.Data
 			}
-			want := run(floatSrcs, false, false)
-			for _, readOnly := range []bool{false, true} {
-				got := run(fileSrcs, true, readOnly)
+			want := run(floatSrcs, false, false, false)
+			// Mapped keeping pages between the passes, mapped dropping
+			// them chunk by chunk, and read block by block.
+			for _, mode := range [][2]bool{{false, false}, {false, true}, {true, false}} {
+				readOnly, dropAll := mode[0], mode[1]
+				got := run(fileSrcs, true, readOnly, dropAll)
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s models=%d read only %v, element %d: raw %v, float32 %v", tc.name, m, readOnly, i, got[i], want[i])
+						t.Fatalf("%s models=%d read only %v, drop all %v, element %d: raw %v, float32 %v", tc.name, m, readOnly, dropAll, i, got[i], want[i])
 					}
 				}
 			}

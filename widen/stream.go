@@ -237,6 +237,7 @@ type rawInputs struct {
 	readers []merge.RawReader
 	mapped  [][]uint16 // nil unless every input is mapped
 	maps    [][]byte
+	dropAll bool // drop pages whatever the tensor's size (tests)
 }
 
 // newRawInputs returns the raw inputs of t, mapped if mapFiles is set and
@@ -279,9 +280,24 @@ func (in *rawInputs) fileAt(addr uintptr) string {
 	return "input"
 }
 
-// drop releases the mapped pages of chunk c (see dropPages).
+// keepMappedBytes is the largest total size of a tensor's mapped inputs
+// whose pages stay mapped from pass 1 into pass 2; a larger tensor drops
+// each chunk's pages once a pass is done with it, so resident memory is
+// bounded by this budget plus the chunks in flight, whatever the model.
+// Keeping small tensors' pages saves pass 2 from faulting them in again.
+const keepMappedBytes = 128 << 20
+
+// drop releases the mapped pages of chunk c (see dropPages) unless the
+// tensor is small enough to keep them.
 func (in *rawInputs) drop(c merge.Chunk) {
 	if in == nil || in.mapped == nil {
+		return
+	}
+	var total int
+	for _, m := range in.maps {
+		total += len(m)
+	}
+	if total <= keepMappedBytes && !in.dropAll {
 		return
 	}
 	for i, m := range in.maps {
@@ -385,6 +401,9 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 	n := len(t.Inputs)
 	chunks := rowChunks(t, cols)
 	in := newRawInputs(t, !m.readOnly)
+	if in != nil {
+		in.dropAll = m.dropAll
+	}
 	defer m.release(in)
 	var st *columnStats
 	var err error

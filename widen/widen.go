@@ -99,6 +99,9 @@ type Method struct {
 	// readOnly makes the passes read stored bfloat16 inputs block by block
 	// instead of mapping their files (tests compare both).
 	readOnly bool
+	// dropAll makes every tensor drop its mapped pages chunk by chunk
+	// (tests: the drop path without a tensor above keepMappedBytes).
+	dropAll bool
 	// unmapping holds a token per tensor whose input mappings are being
 	// released in the background (see release).
 	unmapping chan struct{}
