@@ -10,9 +10,10 @@
 #   WIDEN_ARGS=...  extra widen flags (default: none: --alpha 1 --calibration 1)
 #   THREADS=N       gomerge -j (default: all cores)
 #   WORK=DIR        working directory (default: a new temporary one)
-#   OUTDIR=DIR      where the merged model is written (default: /dev/shm when
-#                   it is a writable tmpfs, so the disk's write speed is not
-#                   measured — cat writes to /dev/null; else $WORK)
+#   OUTDIR=DIR      where the merged model is written (default: $WORK, on
+#                   disk like every other bench script's output; gomerge
+#                   reserves its output files, which on this project's VM
+#                   writes faster than tmpfs: 2 GiB in 0.6-0.9 s vs 1.05 s)
 #   KEEP=1          keep the generated models and output
 #   REPEAT=3        timed rounds (cat, then widen, in each); the result uses
 #                   each command's fastest round (wall and CPU separately)
@@ -40,7 +41,7 @@ ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/bench-widen.XXXXXX")}
 OUTDIR=${OUTDIR:-}
 if [[ -z "$OUTDIR" ]]; then
-	if [[ -d /dev/shm && -w /dev/shm ]]; then OUTDIR=$(mktemp -d /dev/shm/bench-widen.XXXXXX); else OUTDIR=$WORK; fi
+	OUTDIR=$WORK
 fi
 OUT="$OUTDIR/out"
 cleanup() {
