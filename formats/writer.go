@@ -397,6 +397,15 @@ func (w *Writer) WriteFloat32(name string, elem int64, src []float32, scratch []
 	return scratch, w.WriteAt(name, b, elem*int64(dt.Size()))
 }
 
+// DType returns the declared dtype of the named output tensor.
+func (w *Writer) DType(name string) (DType, bool) {
+	t, ok := w.where[name]
+	if !ok || t == nil {
+		return "", false
+	}
+	return t.spec.DType, true
+}
+
 // AddFile schedules an extra file (config.json, tokenizer files, a model
 // card) to be written into a directory output at Commit. It is ignored for
 // file and stream outputs.

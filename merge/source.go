@@ -146,6 +146,40 @@ func (s *writerSink) Write(src []float32, off int64) error {
 	return err
 }
 
+// RawWriter is implemented by sinks that take the output tensor's stored
+// bytes directly: a hot loop that already holds its results in the output
+// dtype (bf16, say) writes them without a float32 round trip, and in large
+// pieces.
+type RawWriter interface {
+	// RawDType is the output tensor's stored dtype.
+	RawDType() formats.DType
+	// WriteRaw writes the stored bytes p of elements [off, off+len(p)/size).
+	WriteRaw(p []byte, off int64) error
+}
+
+// RawDType implements RawWriter.
+func (s *writerSink) RawDType() formats.DType {
+	dt, _ := s.w.DType(s.name)
+	return dt
+}
+
+// WriteRaw implements RawWriter.
+func (s *writerSink) WriteRaw(p []byte, off int64) error {
+	dt, ok := s.w.DType(s.name)
+	if !ok {
+		return fmt.Errorf("%s: tensor %q was not declared", s.w.Path(), s.name)
+	}
+	sz := int64(dt.Size())
+	if int64(len(p))%sz != 0 {
+		return fmt.Errorf("%s: tensor %q: raw write of %d bytes is not whole %s elements", s.w.Path(), s.name, len(p), dt)
+	}
+	err := s.w.WriteAt(s.name, p, off*sz)
+	if err == nil && s.done != nil {
+		s.done(int64(len(p)) / sz)
+	}
+	return err
+}
+
 // SliceSource is a Source over values in memory (tests, small tensors).
 type SliceSource struct {
 	Data []float32

@@ -99,3 +99,50 @@ func taskArithmeticSpecForTest(t *testing.T) *merge.MethodSpec {
 	t.Fatal("no task_arithmetic")
 	return nil
 }
+
+// TestTaskArithmeticBF16Output checks the mapped path's raw bf16 writes (one
+// encoded buffer per chunk) against the float32 path encoded by the sink,
+// over several chunks and an odd tail.
+func TestTaskArithmeticBF16Output(t *testing.T) {
+	dir := t.TempDir()
+	n := 2*merge.ChunkElems + sumBlock + 5
+	rng := rand.New(rand.NewPCG(3, 4))
+	var paths []string
+	for k := range 3 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * 0.02)
+		}
+		p := filepath.Join(dir, string(rune('a'+k))+".safetensors")
+		formatstest.Write(t, p, formats.BF16, []formatstest.Tensor{{Name: "w", Data: v}}, "")
+		paths = append(paths, p)
+	}
+	spec := taskArithmeticSpecForTest(t)
+	weights := []merge.Params{{"weight": 0.6}, {"weight": 0.9}}
+	write := func(name string, dt formats.DType) string {
+		plan, err := merge.PlanMerge(&merge.Config{Spec: spec, Params: merge.ConstParams{PerModel: weights},
+			Base: formatstest.Open(t, paths[0]), Models: []*formats.Model{formatstest.Open(t, paths[1]), formatstest.Open(t, paths[2])}, OutDType: dt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name)
+		if err := merge.Write(context.Background(), plan, merge.Output{Path: out}, merge.ExecOptions{Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got := formatstest.RawBytes(t, write("bf16.safetensors", formats.BF16))["w"]
+	f32 := formatstest.Read(t, write("f32.safetensors", formats.F32), "w")
+	want := make([]byte, 2*n)
+	if err := formats.EncodeFloat32(want, f32, formats.BF16); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d bytes, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("byte %d (element %d): %#x, want %#x", i, i/2, got[i], want[i])
+		}
+	}
+}
