@@ -104,6 +104,17 @@ func taskArithmeticSpecForTest(t *testing.T) *merge.MethodSpec {
 // encoded buffer per chunk) against the float32 path encoded by the sink,
 // over several chunks and an odd tail.
 func TestTaskArithmeticBF16Output(t *testing.T) {
+	testBF16Output(t, "task_arithmetic", nil, []merge.Params{{"weight": 0.6}, {"weight": 0.9}})
+}
+
+// TestConsensusBF16Output is TestTaskArithmeticBF16Output for the blocked
+// merge pass of ties and dare_ties (one encoded buffer per piece).
+func TestConsensusBF16Output(t *testing.T) {
+	testBF16Output(t, "ties", nil, []merge.Params{{"weight": 0.6, "density": 0.4}, {"weight": -0.9, "density": 0.7}})
+	testBF16Output(t, "dare_ties", nil, []merge.Params{{"weight": 0.6, "density": 0.4}, {"weight": 0.9, "density": 0.7}})
+}
+
+func testBF16Output(t *testing.T, method string, global merge.Params, weights []merge.Params) {
 	dir := t.TempDir()
 	n := 2*merge.ChunkElems + sumBlock + 5
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -117,10 +128,14 @@ func TestTaskArithmeticBF16Output(t *testing.T) {
 		formatstest.Write(t, p, formats.BF16, []formatstest.Tensor{{Name: "w", Data: v}}, "")
 		paths = append(paths, p)
 	}
-	spec := taskArithmeticSpecForTest(t)
-	weights := []merge.Params{{"weight": 0.6}, {"weight": 0.9}}
+	var spec *merge.MethodSpec
+	for _, s := range Methods() {
+		if s.Name == method {
+			spec = s
+		}
+	}
 	write := func(name string, dt formats.DType) string {
-		plan, err := merge.PlanMerge(&merge.Config{Spec: spec, Params: merge.ConstParams{PerModel: weights},
+		plan, err := merge.PlanMerge(&merge.Config{Spec: spec, Params: merge.ConstParams{Global: global, PerModel: weights},
 			Base: formatstest.Open(t, paths[0]), Models: []*formats.Model{formatstest.Open(t, paths[1]), formatstest.Open(t, paths[2])}, OutDType: dt})
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +157,7 @@ func TestTaskArithmeticBF16Output(t *testing.T) {
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("byte %d (element %d): %#x, want %#x", i, i/2, got[i], want[i])
+			t.Fatalf("%s: byte %d (element %d): %#x, want %#x", method, i, i/2, got[i], want[i])
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/simd"
 )
 
 // The blocked bf16 passes of TIES and DARE-TIES. When the base and every
@@ -364,8 +366,21 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 		defer baseBuf.release()
 		out := merge.GetFloats(fusedBlock)
 		defer merge.PutFloats(out)
+		// A bf16 output is encoded block by block into one buffer per piece
+		// and written at once (as plainSumMapped does): the sink's bits in
+		// one large write instead of one per block.
+		raw, _ := t.Out.(merge.RawWriter)
+		var enc []uint16
+		if raw != nil && raw.RawDType() == formats.BF16 && pc.hi > pc.lo {
+			bp := encPool.Get().(*[]uint16)
+			defer encPool.Put(bp)
+			if cap(*bp) < int(pc.hi-pc.lo) {
+				*bp = make([]uint16, pc.hi-pc.lo)
+			}
+			enc = (*bp)[:pc.hi-pc.lo]
+		}
 		ms := make([]fusedModel, 0, len(act))
-		return in.guard(func() error {
+		err := in.guard(func() error {
 			for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
 				bn := int(min(fusedBlock, pc.hi-lo))
 				b, err := baseBuf.read(lo, bn)
@@ -394,13 +409,19 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 					ms = append(ms, f)
 				}
 				electBF16(out[:bn], b, ms, m.normalize, m.lambda)
-				if err := t.Out.Write(out[:bn], lo); err != nil {
+				if enc != nil {
+					simd.F32ToBF16(enc[lo-pc.lo:lo-pc.lo+int64(bn)], out[:bn])
+				} else if err := t.Out.Write(out[:bn], lo); err != nil {
 					return err
 				}
 			}
 			in.drop(pc.lo, pc.hi)
 			return nil
 		})
+		if err != nil || enc == nil {
+			return err
+		}
+		return raw.WriteRaw(unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc)), pc.lo)
 	})
 }
 
