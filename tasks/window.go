@@ -315,12 +315,12 @@ func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact 
 	err := merge.Parallel(ctx, t.Threads(), groups, func(g merge.Chunk) error {
 		mine := pieces[g.Index*perGroup : min((g.Index+1)*perGroup, len(pieces))]
 		if in != nil {
-			baseRaw := in.reader(0)
+			baseRaw := in.sampleReader(0)
 			defer baseRaw.release()
 			xRaw := make([]*blockReader, len(want))
 			for k := range want {
 				if want[k] {
-					xRaw[k] = in.reader(k + 1)
+					xRaw[k] = in.sampleReader(k + 1)
 					defer xRaw[k].release()
 				}
 			}
