@@ -1,8 +1,6 @@
 package analyze
 
 import (
-	"fmt"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -69,11 +67,7 @@ func (m *tensorMaps) mapAll(j *tensorJob) {
 			return
 		}
 		m.maps[k] = mm
-		if len(mm.Data) > 0 {
-			m.data[k] = unsafe.Slice((*uint16)(unsafe.Pointer(&mm.Data[0])), len(mm.Data)/2)
-		} else {
-			m.data[k] = []uint16{}
-		}
+		m.data[k] = merge.BytesAsU16(mm.Data)
 	}
 }
 
@@ -111,31 +105,14 @@ func (m *tensorMaps) closeAll() {
 	m.maps, m.data = nil, nil
 }
 
-// guard runs fn, which reads the mappings of j, so that a memory fault (an
-// input file truncated while mapped) returns an error naming the file and
-// tensor instead of crashing the program. Every goroutine that reads
-// mappings runs its reads under its own guard.
-func (j *tensorJob) guard(data [][]uint16, fn func()) (err error) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		r := recover()
-		if r == nil {
-			return
-		}
-		f, ok := r.(interface{ Addr() uintptr })
-		if !ok {
-			panic(r)
-		}
-		err = fmt.Errorf("%s: tensor %q: file changed or truncated while mapped (fault at %#x)", j.fileAt(data, f.Addr()), j.name, f.Addr())
-	}()
-	fn()
-	return nil
-}
-
-// fileAt names the input whose mapping holds address a.
-func (j *tensorJob) fileAt(data [][]uint16, a uintptr) string {
+// guard runs fn, which reads the mapped values data of j (as acquire
+// returned them), under merge.GuardFaults: a memory fault (an input file
+// truncated while mapped) returns an error naming the file and tensor
+// instead of crashing. Every goroutine that reads mappings runs its reads
+// under its own guard.
+func (j *tensorJob) guard(data [][]uint16, fn func()) error {
 	files := []string{j.base.T.File}
+	raw := make([][]byte, len(data))
 	for _, e := range j.experts {
 		f := ""
 		if e != nil {
@@ -144,13 +121,12 @@ func (j *tensorJob) fileAt(data [][]uint16, a uintptr) string {
 		files = append(files, f)
 	}
 	for k, d := range data {
-		if len(d) == 0 {
-			continue
-		}
-		lo := uintptr(unsafe.Pointer(unsafe.SliceData(d)))
-		if a >= lo-4096 && a < lo+2*uintptr(len(d)) {
-			return files[k]
+		if len(d) > 0 {
+			raw[k] = unsafe.Slice((*byte)(unsafe.Pointer(&d[0])), 2*len(d))
 		}
 	}
-	return "an input file"
+	return merge.GuardFaults(j.name, files, raw, func() error {
+		fn()
+		return nil
+	})
 }

@@ -15,8 +15,8 @@ import (
 // whole tensor is read once or twice.
 //
 // A file truncated while mapped makes a later access fault: callers must
-// read the mapping under merge.GuardFaults (or debug.SetPanicOnFault and
-// recover) to turn that into an error instead of a crash.
+// read the mapping under merge.GuardFaults to turn that into an error
+// instead of a crash.
 func (t *Tensor) Map() (*Mapping, error) {
 	if t.Size == 0 {
 		return &Mapping{}, nil

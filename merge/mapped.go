@@ -87,7 +87,28 @@ func (m *MappedInputs) Close() {
 // truncated while mapped) returns an error naming the file and tensor
 // instead of crashing. Every goroutine that reads the mappings must run
 // under its own Guard.
-func (m *MappedInputs) Guard(fn func() error) (err error) {
+func (m *MappedInputs) Guard(fn func() error) error {
+	return GuardFaults(m.name, m.files, m.Data, fn)
+}
+
+// U16 returns input i's stored bytes as 16-bit values (bf16 or f16).
+func (m *MappedInputs) U16(i int) []uint16 { return BytesAsU16(m.Data[i]) }
+
+// BytesAsU16 views b (of even length) as 16-bit values, without copying.
+func BytesAsU16(b []byte) []uint16 {
+	if len(b) == 0 {
+		return []uint16{}
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}
+
+// GuardFaults runs fn, which reads the mapped byte slices data (of the files
+// of the same index) of tensor name, so that a memory fault — a mapped file
+// truncated meanwhile — returns an error naming the file and tensor instead
+// of crashing the program (debug.SetPanicOnFault, which holds for the
+// calling goroutine only: every goroutine that reads mappings needs its own
+// guard). Any other panic goes on.
+func GuardFaults(name string, files []string, data [][]byte, fn func() error) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
@@ -99,20 +120,21 @@ func (m *MappedInputs) Guard(fn func() error) (err error) {
 		if !ok {
 			panic(r)
 		}
-		err = fmt.Errorf("%s: tensor %q: file changed or truncated while mapped (fault at %#x)", m.fileAt(f.Addr()), m.name, f.Addr())
+		err = fmt.Errorf("%s: tensor %q: file changed or truncated while mapped (fault at %#x)", faultFile(files, data, f.Addr()), name, f.Addr())
 	}()
 	return fn()
 }
 
-// fileAt names the input whose mapping holds address a.
-func (m *MappedInputs) fileAt(a uintptr) string {
-	for i, d := range m.Data {
-		if len(d) == 0 {
+// faultFile names the file whose mapping holds address a (a fault may hit
+// the page before a mapping that starts mid-page).
+func faultFile(files []string, data [][]byte, a uintptr) string {
+	for i, d := range data {
+		if len(d) == 0 || i >= len(files) {
 			continue
 		}
 		lo := uintptr(unsafe.Pointer(unsafe.SliceData(d)))
 		if a >= lo-4096 && a < lo+uintptr(len(d)) {
-			return m.files[i]
+			return files[i]
 		}
 	}
 	return "an input file"

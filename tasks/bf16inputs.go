@@ -1,8 +1,6 @@
 package tasks
 
 import (
-	"unsafe"
-
 	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 )
@@ -45,10 +43,8 @@ func openBF16Inputs(t *merge.Task, mapIt bool, keep int64) *bf16Inputs {
 	}
 	in.keep = total <= keep
 	in.u16 = make([][]uint16, len(mp.Data))
-	for i, d := range mp.Data {
-		if len(d) > 0 {
-			in.u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&d[0])), len(d)/2)
-		}
+	for i := range mp.Data {
+		in.u16[i] = mp.U16(i)
 	}
 	return in
 }

@@ -5,9 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
-	"github.com/gomerge/gomerge/simd"
 )
 
 // The blocked bf16 passes of TIES and DARE-TIES. When the base and every
@@ -366,19 +364,9 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 		defer baseBuf.release()
 		out := merge.GetFloats(fusedBlock)
 		defer merge.PutFloats(out)
-		// A bf16 output is encoded block by block into one buffer per piece
-		// and written at once (as plainSumMapped does): the sink's bits in
-		// one large write instead of one per block.
-		raw, _ := t.Out.(merge.RawWriter)
-		var enc []uint16
-		if raw != nil && raw.RawDType() == formats.BF16 && pc.hi > pc.lo {
-			bp := encPool.Get().(*[]uint16)
-			defer encPool.Put(bp)
-			if cap(*bp) < int(pc.hi-pc.lo) {
-				*bp = make([]uint16, pc.hi-pc.lo)
-			}
-			enc = (*bp)[:pc.hi-pc.lo]
-		}
+		// A bf16 output is encoded per piece and written at once.
+		enc := newBF16Out(t, pc.lo, pc.hi)
+		defer enc.release()
 		ms := make([]fusedModel, 0, len(act))
 		err := in.guard(func() error {
 			for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
@@ -410,7 +398,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 				}
 				electBF16(out[:bn], b, ms, m.normalize, m.lambda)
 				if enc != nil {
-					simd.F32ToBF16(enc[lo-pc.lo:lo-pc.lo+int64(bn)], out[:bn])
+					enc.put(out[:bn], lo)
 				} else if err := t.Out.Write(out[:bn], lo); err != nil {
 					return err
 				}
@@ -421,7 +409,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 		if err != nil || enc == nil {
 			return err
 		}
-		return raw.WriteRaw(unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc)), pc.lo)
+		return enc.flush()
 	})
 }
 

@@ -773,38 +773,21 @@ func (m *gta) plainSumRead(ctx context.Context, t *merge.Task, srcs []merge.RawR
 	})
 }
 
-// encPool recycles plainSumMapped's per-chunk bf16 output buffers.
-var encPool = sync.Pool{New: func() any { return new([]uint16) }}
-
 // plainSumMapped is plainSumBF16 over mapped inputs: the blocks are read
 // from the page cache in place (no read system call, no copy), which is
 // most of what task arithmetic costs besides writing its output.
 func (m *gta) plainSumMapped(ctx context.Context, t *merge.Task, in *merge.MappedInputs, w []float32) error {
 	u16 := make([][]uint16, len(in.Data))
-	for i, d := range in.Data {
-		if len(d) > 0 {
-			u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&d[0])), len(d)/2)
-		}
-	}
-	// A bf16 output is encoded block by block into one buffer per chunk and
-	// written at once: the same bits as the sink's encoding, in 2 MB writes
-	// instead of 32 KB ones.
-	raw, _ := t.Out.(merge.RawWriter)
-	if raw != nil && raw.RawDType() != formats.BF16 {
-		raw = nil
+	for i := range in.Data {
+		u16[i] = in.U16(i)
 	}
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		out := make([]float32, sumBlock)
 		xs := make([][]uint16, len(t.Inputs))
-		var enc []uint16
-		if raw != nil {
-			bp := encPool.Get().(*[]uint16)
-			defer encPool.Put(bp)
-			if cap(*bp) < c.Len() {
-				*bp = make([]uint16, c.Len())
-			}
-			enc = (*bp)[:c.Len()]
-		}
+		// A bf16 output is encoded per chunk and written at once (2 MB
+		// writes instead of 32 KB ones).
+		enc := newBF16Out(t, c.Lo, c.Hi)
+		defer enc.release()
 		err := in.Guard(func() error {
 			for lo := c.Lo; lo < c.Hi; lo += sumBlock {
 				hi := min(lo+sumBlock, c.Hi)
@@ -812,8 +795,8 @@ func (m *gta) plainSumMapped(ctx context.Context, t *merge.Task, in *merge.Mappe
 					xs[k] = u16[k+1][lo:hi]
 				}
 				simd.WeightedDeltaSumBF16(out[:hi-lo], u16[0][lo:hi], xs, w)
-				if raw != nil {
-					simd.F32ToBF16(enc[lo-c.Lo:hi-c.Lo], out[:hi-lo])
+				if enc != nil {
+					enc.put(out[:hi-lo], lo)
 				} else if err := t.Out.Write(out[:hi-lo], lo); err != nil {
 					return err
 				}
@@ -821,10 +804,10 @@ func (m *gta) plainSumMapped(ctx context.Context, t *merge.Task, in *merge.Mappe
 			in.Drop(c.Lo, c.Hi, 2)
 			return nil
 		})
-		if err != nil || raw == nil || len(enc) == 0 {
+		if err != nil || enc == nil {
 			return err
 		}
-		return raw.WriteRaw(unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc)), c.Lo)
+		return enc.flush()
 	})
 }
 
