@@ -2,9 +2,7 @@ package widen
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"unsafe"
@@ -230,14 +228,15 @@ func (b *blockBuffers) readRaw(raw []merge.RawReader, lo, hi int64) ([]uint16, [
 }
 
 // rawInputs are the stored bfloat16 tensors of a 2-D task's base and
-// models (in that order), either mapped into memory, so that both passes
-// read the page cache in place, or, when a file cannot be mapped, read
-// block by block into the workers' buffers. Both give the same bits.
+// models (in that order), either mapped into memory (merge.MapRawSources),
+// so that both passes read the page cache in place, or, when a file cannot
+// be mapped, read block by block into the workers' buffers. Both give the
+// same bits.
 type rawInputs struct {
 	readers []merge.RawReader
-	mapped  [][]uint16 // nil unless every input is mapped
-	maps    [][]byte
-	dropAll bool // drop pages whatever the tensor's size (tests)
+	mp      *merge.MappedInputs // nil unless every input is mapped
+	mapped  [][]uint16          // mp's values, by input
+	dropAll bool                // drop pages whatever the tensor's size (tests)
 }
 
 // newRawInputs returns the raw inputs of t, mapped if mapFiles is set and
@@ -252,32 +251,12 @@ func newRawInputs(t *merge.Task, mapFiles bool) *rawInputs {
 	if !mapFiles {
 		return in
 	}
-	for _, r := range raw {
-		elems, m := mapTensor(r)
-		if elems == nil || int64(len(elems)) != t.Len() {
-			if m != nil {
-				unmapTensor(m)
-			}
-			in.close()
-			return &rawInputs{readers: raw}
+	if in.mp = merge.MapRawSources(t, formats.BF16); in.mp != nil {
+		for i := range in.mp.Data {
+			in.mapped = append(in.mapped, in.mp.U16(i))
 		}
-		in.mapped, in.maps = append(in.mapped, elems), append(in.maps, m)
 	}
 	return in
-}
-
-// fileAt names the mapped file holding address addr, or "input" if none
-// does.
-func (in *rawInputs) fileAt(addr uintptr) string {
-	for i, m := range in.maps {
-		lo := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-		if addr >= lo && addr < lo+uintptr(len(m)) {
-			if ts, ok := in.readers[i].(*merge.TensorSource); ok {
-				return ts.T.File
-			}
-		}
-	}
-	return "input"
 }
 
 // keepMappedBytes is the largest total size of a tensor's mapped inputs
@@ -287,33 +266,29 @@ func (in *rawInputs) fileAt(addr uintptr) string {
 // Keeping small tensors' pages saves pass 2 from faulting them in again.
 const keepMappedBytes = 128 << 20
 
-// drop releases the mapped pages of chunk c (see dropPages) unless the
-// tensor is small enough to keep them.
+// drop releases the mapped pages of chunk c unless the tensor is small
+// enough to keep them.
 func (in *rawInputs) drop(c merge.Chunk) {
-	if in == nil || in.mapped == nil {
+	if in == nil || in.mp == nil {
 		return
 	}
 	var total int
-	for _, m := range in.maps {
-		total += len(m)
+	for _, d := range in.mp.Data {
+		total += len(d)
 	}
 	if total <= keepMappedBytes && !in.dropAll {
 		return
 	}
-	for i, m := range in.maps {
-		dropPages(m, in.mapped[i], c.Lo, c.Hi)
-	}
+	in.mp.Drop(c.Lo, c.Hi, 2)
 }
 
 // close releases the mappings.
 func (in *rawInputs) close() {
-	if in == nil {
+	if in == nil || in.mp == nil {
 		return
 	}
-	for _, m := range in.maps {
-		unmapTensor(m)
-	}
-	in.mapped, in.maps = nil, nil
+	in.mp.Close()
+	in.mp, in.mapped = nil, nil
 }
 
 // release unmaps the mappings of in once its passes are done: in the
@@ -322,7 +297,7 @@ func (in *rawInputs) close() {
 // maxPendingUnmaps tensors' mappings pending, or at once for a Method not
 // made by New.
 func (m *Method) release(in *rawInputs) {
-	if in == nil || in.maps == nil {
+	if in == nil || in.mp == nil {
 		return
 	}
 	if m.unmapping == nil {
@@ -330,12 +305,10 @@ func (m *Method) release(in *rawInputs) {
 		return
 	}
 	m.unmapping <- struct{}{}
-	maps := in.maps
-	in.mapped, in.maps = nil, nil
+	mp := in.mp
+	in.mp, in.mapped = nil, nil
 	go func() {
-		for _, mp := range maps {
-			unmapTensor(mp)
-		}
+		mp.Close()
 		<-m.unmapping
 	}()
 }
@@ -356,26 +329,16 @@ func (in *rawInputs) block(buf *blockBuffers, lo, hi int64) ([]uint16, [][]uint1
 	return in.mapped[0][lo:hi], buf.xs16, nil
 }
 
-// guard returns fn, run so that a fault on mapped memory (the file was
-// truncated while mapped) becomes an error naming the tensor instead of a
-// crash.
-func (in *rawInputs) guard(t *merge.Task, fn func(c merge.Chunk) error) func(c merge.Chunk) error {
-	if in == nil || in.mapped == nil {
+// guard returns fn, run under the mappings' Guard: a fault on mapped
+// memory (the file was truncated while mapped) becomes an error naming the
+// file and tensor instead of a crash.
+func (in *rawInputs) guard(fn func(c merge.Chunk) error) func(c merge.Chunk) error {
+	if in == nil || in.mp == nil {
 		return fn
 	}
-	return func(c merge.Chunk) (err error) {
-		old := debug.SetPanicOnFault(true)
-		defer func() {
-			debug.SetPanicOnFault(old)
-			if r := recover(); r != nil {
-				f, ok := r.(interface{ Addr() uintptr })
-				if !ok {
-					panic(r)
-				}
-				err = fmt.Errorf("%s: tensor %q: file changed or truncated while mapped (fault at %#x)", in.fileAt(f.Addr()), t.Name, f.Addr())
-			}
-		}()
-		return fn(c)
+	mp := in.mp
+	return func(c merge.Chunk) error {
+		return mp.Guard(func() error { return fn(c) })
 	}
 }
 
@@ -469,7 +432,7 @@ func (m *Method) mergeMatrix(ctx context.Context, t *merge.Task, tokens bool) er
 func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	sum := newOrderedSum(n, cols)
-	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
+	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(func(c merge.Chunk) error {
 		p := sum.get()
 		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
@@ -510,7 +473,7 @@ func columnStatsPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 func rowStats(ctx context.Context, t *merge.Task, chunks []merge.Chunk, rows, cols int, in *rawInputs) (*columnStats, error) {
 	n := len(t.Inputs)
 	st := newColumnStats(n, rows)
-	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(t, func(c merge.Chunk) error {
+	err := merge.Parallel(ctx, t.Threads(), chunks, in.guard(func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
 		defer in.drop(c)
@@ -562,7 +525,7 @@ func weightedSumPass(ctx context.Context, t *merge.Task, chunks []merge.Chunk, c
 	backward := slices.Clone(chunks)
 	slices.Reverse(backward)
 	out := newChunkWriter(t)
-	err := merge.Parallel(ctx, t.Threads(), backward, in.guard(t, func(c merge.Chunk) error {
+	err := merge.Parallel(ctx, t.Threads(), backward, in.guard(func(c merge.Chunk) error {
 		buf := getBlockBuffers(n, cols, in != nil && in.mapped == nil)
 		defer buf.release()
 		xr := make([][]float32, n)
