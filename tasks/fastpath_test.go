@@ -57,7 +57,9 @@ func TestTaskArithmeticBF16FastPath(t *testing.T) {
 	read := plan.Tasks[0]
 	readSink := &merge.SliceSink{Data: make([]float32, n)}
 	read.Out = readSink
-	if err := (&gta{}).plainSumRead(context.Background(), read, merge.RawSources(read, formats.BF16), []float32{0.7, -0.3}); err != nil {
+	pread := openBF16Inputs(read, false, 0)
+	defer pread.close()
+	if err := (&gta{}).plainSumBF16(context.Background(), read, pread, []float32{0.7, -0.3}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range got {

@@ -6,9 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"unsafe"
 
-	"github.com/gomerge/gomerge/formats"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/simd"
 )
@@ -699,8 +697,9 @@ func hasZero(ps []modelPlan) bool {
 // plainSum is task arithmetic without normalisation: base + Σ w_k(x_k − base)
 // in one fused kernel per chunk.
 func (m *gta) plainSum(ctx context.Context, t *merge.Task, w []float32) error {
-	if raw := merge.RawSources(t, formats.BF16); raw != nil {
-		return m.plainSumBF16(ctx, t, raw, w)
+	if in := openBF16Inputs(t, !m.noMap, 0); in != nil {
+		defer in.close()
+		return m.plainSumBF16(ctx, t, in, w)
 	}
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		n := c.Len()
@@ -726,82 +725,48 @@ func (m *gta) plainSum(ctx context.Context, t *merge.Task, w []float32) error {
 	})
 }
 
-// sumBlock is the block of plainSumBF16: its buffers (about 6 × 64 KiB for
-// three models) stay in the core's L2 cache between the read, the fused sum
-// and the write.
-const sumBlock = 16 << 10
+// sumBlock is the block of plainSumBF16: its buffers stay in the core's L2
+// cache between the read, the fused sum and the encoding. At most
+// fusedBlock, what a blockReader reads at a time.
+const sumBlock = fusedBlock
 
 // plainSumBF16 is plainSum for bf16 checkpoints: it reads the stored bf16
-// values block by block and sums them with simd.WeightedDeltaSumBF16, which
-// gives bit for bit what converting to float32 first gives.
-func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, srcs []merge.RawReader, w []float32) error {
-	if mapped := merge.MapRawSources(t, formats.BF16); mapped != nil {
-		defer mapped.Close()
-		return m.plainSumMapped(ctx, t, mapped, w)
-	}
-	return m.plainSumRead(ctx, t, srcs, w)
-}
-
-// plainSumRead is plainSumBF16 reading the blocks with ReadRaw (inputs
-// that cannot be mapped).
-func (m *gta) plainSumRead(ctx context.Context, t *merge.Task, srcs []merge.RawReader, w []float32) error {
+// values block by block — in place from the mappings, or with ReadRaw when
+// the inputs cannot be mapped — and sums them with
+// simd.WeightedDeltaSumBF16, which gives bit for bit what converting to
+// float32 first gives. A bf16 output is encoded per chunk and written at
+// once (2 MB writes instead of 32 KB ones).
+func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w []float32) error {
 	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
-		raw := make([][]byte, len(t.Inputs)+1)
-		u16 := make([][]uint16, len(t.Inputs)+1)
-		for i := range raw {
-			raw[i] = make([]byte, 2*sumBlock)
-			u16[i] = unsafe.Slice((*uint16)(unsafe.Pointer(&raw[i][0])), sumBlock)
+		rs := make([]*blockReader, len(t.Inputs)+1)
+		for i := range rs {
+			rs[i] = in.reader(i)
+			defer rs[i].release()
 		}
-		out := make([]float32, sumBlock)
-		for lo := c.Lo; lo < c.Hi; lo += sumBlock {
-			n := int(min(sumBlock, c.Hi-lo))
-			for i, s := range srcs {
-				if err := s.ReadRaw(raw[i][:2*n], lo); err != nil {
-					return err
-				}
-			}
-			xs := make([][]uint16, len(t.Inputs))
-			for k := range xs {
-				xs[k] = u16[k+1][:n]
-			}
-			simd.WeightedDeltaSumBF16(out[:n], u16[0][:n], xs, w)
-			if err := t.Out.Write(out[:n], lo); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// plainSumMapped is plainSumBF16 over mapped inputs: the blocks are read
-// from the page cache in place (no read system call, no copy), which is
-// most of what task arithmetic costs besides writing its output.
-func (m *gta) plainSumMapped(ctx context.Context, t *merge.Task, in *merge.MappedInputs, w []float32) error {
-	u16 := make([][]uint16, len(in.Data))
-	for i := range in.Data {
-		u16[i] = in.U16(i)
-	}
-	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		out := make([]float32, sumBlock)
 		xs := make([][]uint16, len(t.Inputs))
-		// A bf16 output is encoded per chunk and written at once (2 MB
-		// writes instead of 32 KB ones).
 		enc := newBF16Out(t, c.Lo, c.Hi)
 		defer enc.release()
-		err := in.Guard(func() error {
+		err := in.guard(func() error {
 			for lo := c.Lo; lo < c.Hi; lo += sumBlock {
-				hi := min(lo+sumBlock, c.Hi)
-				for k := range xs {
-					xs[k] = u16[k+1][lo:hi]
+				n := int(min(sumBlock, c.Hi-lo))
+				b, err := rs[0].read(lo, n)
+				if err != nil {
+					return err
 				}
-				simd.WeightedDeltaSumBF16(out[:hi-lo], u16[0][lo:hi], xs, w)
+				for k := range xs {
+					if xs[k], err = rs[k+1].read(lo, n); err != nil {
+						return err
+					}
+				}
+				simd.WeightedDeltaSumBF16(out[:n], b, xs, w)
 				if enc != nil {
-					enc.put(out[:hi-lo], lo)
-				} else if err := t.Out.Write(out[:hi-lo], lo); err != nil {
+					enc.put(out[:n], lo)
+				} else if err := t.Out.Write(out[:n], lo); err != nil {
 					return err
 				}
 			}
-			in.Drop(c.Lo, c.Hi, 2)
+			in.drop(c.Lo, c.Hi)
 			return nil
 		})
 		if err != nil || enc == nil {
