@@ -301,7 +301,8 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 	for i := range items {
 		items[i] = merge.Chunk{Index: i}
 	}
-	return merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
+	wb := newWriteBehind(t.Threads())
+	err := merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
 		pc := pieces[it.Index]
 		c := pc.chunk
 		var before, after []int64
@@ -366,7 +367,6 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 		defer merge.PutFloats(out)
 		// A bf16 output is encoded per piece and written at once.
 		enc := newBF16Out(t, pc.lo, pc.hi)
-		defer enc.release()
 		ms := make([]fusedModel, 0, len(act))
 		err := in.guard(func() error {
 			for lo := pc.lo; lo < pc.hi; lo += fusedBlock {
@@ -407,10 +407,15 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 			return nil
 		})
 		if err != nil || enc == nil {
+			enc.release()
 			return err
 		}
-		return enc.flush()
+		return wb.write(enc)
 	})
+	if werr := wb.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // piece is a range [lo, hi) of a chunk that a pass handles as one item.
@@ -521,11 +526,11 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 			over := q.overflow
 			mu.Unlock()
 			q.above[c.Index] = above[i]
+			q.hists[c.Index] = hists[i]
 			if !over {
 				q.inside[c.Index] = inside[i]
 			} else {
 				putWindowBuf(inside[i])
-				q.hists[c.Index] = hists[i]
 			}
 		}
 		return nil

@@ -737,7 +737,8 @@ const sumBlock = fusedBlock
 // float32 first gives. A bf16 output is encoded per chunk and written at
 // once (2 MB writes instead of 32 KB ones).
 func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w []float32) error {
-	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+	wb := newWriteBehind(t.Threads())
+	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		rs := make([]*blockReader, len(t.Inputs)+1)
 		for i := range rs {
 			rs[i] = in.reader(i)
@@ -746,7 +747,6 @@ func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w
 		out := make([]float32, sumBlock)
 		xs := make([][]uint16, len(t.Inputs))
 		enc := newBF16Out(t, c.Lo, c.Hi)
-		defer enc.release()
 		err := in.guard(func() error {
 			for lo := c.Lo; lo < c.Hi; lo += sumBlock {
 				n := int(min(sumBlock, c.Hi-lo))
@@ -770,10 +770,15 @@ func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w
 			return nil
 		})
 		if err != nil || enc == nil {
+			enc.release()
 			return err
 		}
-		return enc.flush()
+		return wb.write(enc)
 	})
+	if werr := wb.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // electUnweighted is the sign election of the TIES paper (--sign

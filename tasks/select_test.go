@@ -188,6 +188,41 @@ func TestNthLargest(t *testing.T) {
 	}
 }
 
+// TestRankValues checks the sample's rank selection against sorting:
+// values spread over many binades, values packed into one bucket, long tie
+// runs, and the extreme ranks.
+func TestRankValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	gens := map[string]func() uint32{
+		"spread": func() uint32 { return math.Float32bits(float32(r.NormFloat64()*1e-3)) & 0x7fffffff },
+		"bucket": func() uint32 { return 0x3c000000 + uint32(r.IntN(1<<12)) },
+		"ties":   func() uint32 { return 0x3a000000 + uint32(r.IntN(3))<<rankShift },
+		"wide":   func() uint32 { return uint32(r.Int64N(1 << 31)) },
+	}
+	for name, gen := range gens {
+		for trial := 0; trial < 50; trial++ {
+			n := 1 + r.IntN(5000)
+			a := make([]uint32, n)
+			for i := range a {
+				a[i] = gen()
+			}
+			orig := slices.Clone(a)
+			sorted := slices.Clone(a)
+			slices.Sort(sorted)
+			rs := []int64{0, int64(n - 1), int64(r.IntN(n)), int64(r.IntN(n))}
+			got := rankValues(a, rs)
+			for i, k := range rs {
+				if want := sorted[n-1-int(k)]; got[i] != want {
+					t.Fatalf("%s: rank %d of %d values: %#x, want %#x", name, k, n, got[i], want)
+				}
+			}
+			if !slices.Equal(a, orig) {
+				t.Fatalf("%s: rankValues reordered its input", name)
+			}
+		}
+	}
+}
+
 // TestResolveWindow checks the window resolution against sorting, with
 // windows of one bit pattern per bucket, of buckets resolved by a second
 // histogram and of buckets too wide for one (selection), on values with

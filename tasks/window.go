@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -28,38 +29,34 @@ const (
 )
 
 // windowBufs recycles the buffers that hold collected window values
-// between a window pass and its resolution (fresh memory for every tensor
-// would cost page faults).
-var windowBufs = sync.Pool{New: func() any { return new([]uint32) }}
+// between a window pass and its resolution, by size class (capacity 1<<c
+// in windowBufs[c]): fresh memory for every piece would cost zeroing and
+// page faults.
+var windowBufs [40]sync.Pool
+
+// windowClass is the size class of a buffer of capacity at least n.
+func windowClass(n int) int { return bits.Len(uint(max(n, 1) - 1)) }
 
 // getWindowBuf returns an empty buffer of capacity at least n.
 func getWindowBuf(n int) []uint32 {
-	p := windowBufs.Get().(*[]uint32)
-	b := *p
-	*p = nil
-	switch {
-	case cap(b) < n:
-		if cap(b) > 0 {
-			*p = b
-		}
-		windowBufs.Put(p)
-		return make([]uint32, 0, n)
-	case cap(b) > 2*n:
-		// Too large: holding it for a small window would cost memory.
-		windowBufs.Put(p)
+	c := windowClass(n)
+	if c >= len(windowBufs) {
 		return make([]uint32, 0, n)
 	}
-	windowBufs.Put(p)
-	return b[:0]
+	if p, ok := windowBufs[c].Get().(*[]uint32); ok {
+		return (*p)[:0]
+	}
+	return make([]uint32, 0, 1<<c)
 }
 
 // putWindowBuf gives a buffer back to getWindowBuf.
 func putWindowBuf(b []uint32) {
-	if cap(b) == 0 {
-		return
+	c := windowClass(cap(b))
+	if cap(b) == 0 || c >= len(windowBufs) || cap(b) != 1<<c {
+		return // not one of getWindowBuf's
 	}
 	b = b[:0]
-	windowBufs.Put(&b)
+	windowBufs[c].Put(&b)
 }
 
 // scratchPool recycles the per-chunk compaction buffers of windowPass.
@@ -148,9 +145,6 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	}
 	err = merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
 		a := samples[streams[it.Index]]
-		if exact { // collectWindow reads the samples in order below
-			a = slices.Clone(a)
-		}
 		for _, q := range byStream[streams[it.Index]] {
 			if windowFromSample(q, a, n, exact) {
 				tooFull[it.Index] = true
@@ -236,13 +230,13 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 }
 
 // windowFromSample sets the window of q from the sample a (of a tensor of
-// n elements; the whole tensor when exact), reordering a. It reports a
+// n elements; the whole tensor when exact). It reports a
 // window the sample already shows to be too full (a huge run of tied
 // values), which would only cost a wasted pass.
 func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull bool) {
 	ns := int64(len(a))
 	if exact {
-		v := nthLargest(a, q.Rank)
+		v := rankValues(a, []int64{q.Rank})[0]
 		q.lo, q.hi = v, v
 		return false
 	}
@@ -250,19 +244,14 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull 
 	r := int64(p * float64(ns))
 	margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
 	q.hi, q.lo = 0x7fffffff, 0
-	k1 := 0 // ascending position of q.hi in a, once selected
-	if r-margin >= 0 {
-		q.hi = nthLargest(a, r-margin)
-		k1 = int(ns - 1 - (r - margin))
-	}
-	if r+margin < ns {
-		if k1 > 0 {
-			// a[:k1] holds the k1 smallest values: rank r+margin of a is
-			// rank 2·margin−1 there.
-			q.lo = nthLargest(a[:k1], 2*margin-1)
-		} else {
-			q.lo = nthLargest(a, r+margin)
-		}
+	switch hiOK, loOK := r-margin >= 0, r+margin < ns; {
+	case hiOK && loOK:
+		v := rankValues(a, []int64{r - margin, r + margin})
+		q.hi, q.lo = v[0], v[1]
+	case hiOK:
+		q.hi = rankValues(a, []int64{r - margin})[0]
+	case loOK:
+		q.lo = rankValues(a, []int64{r + margin})[0]
 	}
 	var inside int64
 	for _, x := range a {
@@ -272,6 +261,41 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull 
 	}
 	q.frac = float64(inside) / float64(ns)
 	return float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow
+}
+
+// rankShift maps a |δ| bit pattern (< 2³¹) to one of rankBuckets
+// buckets: the exponent and the top 3 mantissa bits.
+const (
+	rankShift   = 20
+	rankBuckets = 1 << (31 - rankShift)
+)
+
+// rankValues returns the elements of descending ranks rs (0-based, each
+// below len(a)) of a, which must hold bit patterns below 2³¹, without
+// reordering a: one histogram pass finds each rank's bucket, and the
+// bucket's elements alone are selected exactly (quickselect on the whole
+// sample costs several times more).
+func rankValues(a []uint32, rs []int64) []uint32 {
+	var hist [rankBuckets]uint32
+	for _, x := range a {
+		hist[(x>>rankShift)&(rankBuckets-1)]++
+	}
+	out := make([]uint32, len(rs))
+	for i, r := range rs {
+		var above int64 // elements in buckets above b
+		b := rankBuckets - 1
+		for ; b > 0 && r >= above+int64(hist[b]); b-- {
+			above += int64(hist[b])
+		}
+		in := make([]uint32, 0, hist[b])
+		for _, x := range a {
+			if x>>rankShift == uint32(b) {
+				in = append(in, x)
+			}
+		}
+		out[i] = nthLargest(in, r-above)
+	}
+	return out
 }
 
 // rankBounds are the descending ranks [lo, hi) a model keeps.
@@ -485,6 +509,7 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 		if h == nil {
 			h = make([]uint32, nb)
 			countBuckets(h, q.inside[c], lo, shift)
+			q.hists[c] = h
 		}
 		for j, n := range h {
 			total[j] += int64(n)
@@ -510,6 +535,16 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 				}
 			}
 		}
+		q.release()
+		return true
+	}
+	// The bucket is usually one bit pattern (a run of ties at the
+	// threshold): then the histograms give every count.
+	if v, ok := bucketPattern(q, nChunks, uint32(b), shift); ok {
+		for c := 0; c < nChunks; c++ {
+			q.perChunk[c] = int64(q.hists[c][b])
+		}
+		q.answer = rankAnswer{Bits: v, Greater: greater + cum, Equal: total[b]}
 		q.release()
 		return true
 	}
@@ -572,6 +607,42 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 	q.answer = rankAnswer{Bits: v, Greater: greater + above, Equal: equal}
 	q.release()
 	return true
+}
+
+// bucketPattern reports whether every collected value of q in bucket b
+// (of width 1<<shift) is one bit pattern, and returns it. It reads the
+// chunks whose histograms hold values in b.
+func bucketPattern(q *windowQuery, nChunks int, b uint32, shift uint) (v uint32, ok bool) {
+	lo := q.lo
+	found := false
+	var diff uint32
+	for c := 0; c < nChunks; c++ {
+		if q.hists[c][b] == 0 {
+			continue
+		}
+		vals := q.inside[c]
+		if !found {
+			for _, x := range vals {
+				if (x-lo)>>shift == b {
+					v, found = x, true
+					break
+				}
+			}
+		}
+		for _, x := range vals {
+			// diff collects the bits in which a value of the bucket
+			// differs from v (branch-free: most values are in it).
+			var in uint32
+			if (x-lo)>>shift == b {
+				in = ^uint32(0)
+			}
+			diff |= in & (x ^ v)
+		}
+		if diff != 0 {
+			return 0, false
+		}
+	}
+	return v, found
 }
 
 // release drops the collected values, giving their buffers back.
