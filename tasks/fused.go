@@ -473,6 +473,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 			}
 		}
 		inside := make([][]uint32, len(qs))
+		args := make([]windowArg, len(qs))
 		hists := make([][]uint32, len(qs))
 		above := make([]int64, len(qs))
 		for i, q := range qs {
@@ -501,11 +502,18 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 						copy(grown, win)
 						putWindowBuf(win)
 						win = grown
+						inside[i] = win
 					}
-					cnt, ab := windowBF16(win[len(win):cap(win)], xs[q.Stream], b, q.lo, q.hi-q.lo, q.hi)
-					countBuckets(hists[i], win[len(win):len(win)+cnt], q.lo, shifts[i])
-					inside[i] = win[:len(win)+cnt]
-					above[i] += int64(ab)
+					args[i] = newWindowArg(xs[q.Stream], win[:cap(win)], q.lo, q.hi)
+					args[i].count = int64(len(win))
+				}
+				windowMulti(args, b)
+				for i, q := range qs {
+					win := inside[i]
+					n := int(args[i].count)
+					countBuckets(hists[i], win[len(win):n], q.lo, shifts[i])
+					inside[i] = win[:n]
+					above[i] += args[i].above
 				}
 			}
 			in.dropEarly(c.Lo, c.Hi)

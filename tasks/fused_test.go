@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"unsafe"
 
@@ -270,28 +269,5 @@ func BenchmarkElectBF16(b *testing.B) {
 				electBF16(out, base, ms, true, 1)
 			}
 		})
-	}
-}
-
-// BenchmarkWindowBF16 times the window kernel on one block in cache, with
-// a window holding about 2 % of the block (what a 6σ window around the
-// median of a 65536-element sample holds).
-func BenchmarkWindowBF16(b *testing.B) {
-	r := rand.New(rand.NewPCG(3, 3))
-	x, base := make([]uint16, fusedBlock), make([]uint16, fusedBlock)
-	a := make([]uint32, fusedBlock)
-	for i := range x {
-		bv := float32(r.NormFloat64() * 0.02)
-		base[i] = uint16(math.Float32bits(bv) >> 16)
-		x[i] = uint16(math.Float32bits(bv+float32(r.NormFloat64()*1e-3)) >> 16)
-		a[i] = math.Float32bits(bf16Value(x[i])-bf16Value(base[i])) & 0x7fffffff
-	}
-	s := slices.Clone(a)
-	slices.Sort(s)
-	lo, hi := s[len(s)/2-len(s)/100], s[len(s)/2+len(s)/100]
-	dst := make([]uint32, fusedBlock+8)
-	b.SetBytes(4 * fusedBlock)
-	for b.Loop() {
-		windowBF16(dst, x, base, lo, hi-lo, hi)
 	}
 }

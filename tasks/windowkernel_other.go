@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package tasks
+
+func windowMulti(qs []windowArg, b []uint16) { windowMultiGeneric(qs, b) }
