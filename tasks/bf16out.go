@@ -42,10 +42,17 @@ func (o *bf16Out) put(v []float32, off int64) {
 	simd.F32ToBF16((*o.buf)[off-o.lo:off-o.lo+int64(len(v))], v)
 }
 
-// flush writes the piece.
-func (o *bf16Out) flush() error {
+// write writes the piece and releases it: queued when the sink has a
+// write queue (merge.QueuedRawWriter; the writer goroutine releases it),
+// at once otherwise.
+func (o *bf16Out) write() error {
 	enc := *o.buf
-	return o.w.WriteRaw(unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc)), o.lo)
+	p := unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc))
+	if q, ok := o.w.(merge.QueuedRawWriter); ok {
+		return q.QueueRaw(p, o.lo, o.release)
+	}
+	defer o.release()
+	return o.w.WriteRaw(p, o.lo)
 }
 
 // release recycles the piece's buffer (nil: nothing to do).
@@ -56,73 +63,3 @@ func (o *bf16Out) release() {
 	}
 }
 
-// writeBehind writes the encoded pieces of one pass from a goroutine of
-// its own, in the order they are handed over: the pass's workers go on
-// computing instead of waiting for their writes, and never contend for the
-// output file (two writes into one file serialise in the kernel, the
-// second spinning on the file's lock).
-type writeBehind struct {
-	ch   chan *bf16Out
-	done chan struct{}
-	mu   sync.Mutex
-	err  error
-}
-
-// writeBehindDepth is the number of pieces a writeBehind holds queued.
-const writeBehindDepth = 4
-
-// newWriteBehind starts the writer of a pass run on threads goroutines,
-// or returns nil when one thread writes inline just as well. Call wait
-// when the pass is done, whatever its outcome.
-func newWriteBehind(threads int) *writeBehind {
-	if threads <= 1 {
-		return nil
-	}
-	w := &writeBehind{ch: make(chan *bf16Out, writeBehindDepth), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for o := range w.ch {
-			if w.failed() == nil {
-				if err := o.flush(); err != nil {
-					w.mu.Lock()
-					w.err = err
-					w.mu.Unlock()
-				}
-			}
-			o.release()
-		}
-	}()
-	return w
-}
-
-// failed returns the first write error so far.
-func (w *writeBehind) failed() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
-
-// write writes o and releases it: inline when w is nil, else queued (o
-// then belongs to the writer). It returns a write error seen so far.
-func (w *writeBehind) write(o *bf16Out) error {
-	if w == nil {
-		defer o.release()
-		return o.flush()
-	}
-	if err := w.failed(); err != nil {
-		o.release()
-		return err
-	}
-	w.ch <- o
-	return nil
-}
-
-// wait waits for the queued writes and returns the first error.
-func (w *writeBehind) wait() error {
-	if w == nil {
-		return nil
-	}
-	close(w.ch)
-	<-w.done
-	return w.err
-}

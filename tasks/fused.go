@@ -301,8 +301,7 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 	for i := range items {
 		items[i] = merge.Chunk{Index: i}
 	}
-	wb := newWriteBehind(t.Threads())
-	err := merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
+	return merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
 		pc := pieces[it.Index]
 		c := pc.chunk
 		var before, after []int64
@@ -410,12 +409,8 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 			enc.release()
 			return err
 		}
-		return wb.write(enc)
+		return enc.write()
 	})
-	if werr := wb.wait(); err == nil {
-		err = werr
-	}
-	return err
 }
 
 // piece is a range [lo, hi) of a chunk that a pass handles as one item.

@@ -737,8 +737,7 @@ const sumBlock = fusedBlock
 // float32 first gives. A bf16 output is encoded per chunk and written at
 // once (2 MB writes instead of 32 KB ones).
 func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w []float32) error {
-	wb := newWriteBehind(t.Threads())
-	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
+	return t.ForChunks(ctx, 1, func(c merge.Chunk) error {
 		rs := make([]*blockReader, len(t.Inputs)+1)
 		for i := range rs {
 			rs[i] = in.reader(i)
@@ -773,12 +772,8 @@ func (m *gta) plainSumBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, w
 			enc.release()
 			return err
 		}
-		return wb.write(enc)
+		return enc.write()
 	})
-	if werr := wb.wait(); err == nil {
-		err = werr
-	}
-	return err
 }
 
 // electUnweighted is the sign election of the TIES paper (--sign
