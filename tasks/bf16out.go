@@ -62,4 +62,3 @@ func (o *bf16Out) release() {
 		o.buf = nil
 	}
 }
-
