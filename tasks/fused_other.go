@@ -16,4 +16,3 @@ func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) { l1BF16Generi
 
 func maskBits(bits []byte, r []uint32, thr uint32) { maskBitsGeneric(bits, r, thr) }
 
-func chachaIteration(s *chachaStream) { chachaIterationGeneric(s) }

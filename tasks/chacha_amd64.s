@@ -1,0 +1,803 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// rot16 and rot8 rotate each 32-bit lane left by 16 and 8 bits (VPSHUFB).
+DATA rot16<>+0(SB)/8, $0x0504070601000302
+DATA rot16<>+8(SB)/8, $0x0d0c0f0e09080b0a
+DATA rot16<>+16(SB)/8, $0x0504070601000302
+DATA rot16<>+24(SB)/8, $0x0d0c0f0e09080b0a
+GLOBL rot16<>(SB), RODATA|NOPTR, $32
+DATA rot8<>+0(SB)/8, $0x0605040702010003
+DATA rot8<>+8(SB)/8, $0x0e0d0c0f0a09080b
+DATA rot8<>+16(SB)/8, $0x0605040702010003
+DATA rot8<>+24(SB)/8, $0x0e0d0c0f0a09080b
+GLOBL rot8<>(SB), RODATA|NOPTR, $32
+DATA iota8<>+0(SB)/4, $0
+DATA iota8<>+4(SB)/4, $1
+DATA iota8<>+8(SB)/4, $2
+DATA iota8<>+12(SB)/4, $3
+DATA iota8<>+16(SB)/4, $4
+DATA iota8<>+20(SB)/4, $5
+DATA iota8<>+24(SB)/4, $6
+DATA iota8<>+28(SB)/4, $7
+GLOBL iota8<>(SB), RODATA|NOPTR, $32
+DATA signbit<>+0(SB)/8, $0x8000000080000000
+DATA signbit<>+8(SB)/8, $0x8000000080000000
+DATA signbit<>+16(SB)/8, $0x8000000080000000
+DATA signbit<>+24(SB)/8, $0x8000000080000000
+GLOBL signbit<>(SB), RODATA|NOPTR, $32
+
+// CHACHA8_INIT sets Y0-Y11 to words 0 to 11 of eight ChaCha8 blocks keyed
+// by the seed at SI (AX: scratch).
+#define CHACHA8_INIT \
+	MOVL $0x61707865, AX; \
+	VMOVD AX, X0; \
+	VPBROADCASTD X0, Y0; \
+	MOVL $0x3320646e, AX; \
+	VMOVD AX, X1; \
+	VPBROADCASTD X1, Y1; \
+	MOVL $0x79622d32, AX; \
+	VMOVD AX, X2; \
+	VPBROADCASTD X2, Y2; \
+	MOVL $0x6b206574, AX; \
+	VMOVD AX, X3; \
+	VPBROADCASTD X3, Y3; \
+	VPBROADCASTD 0(SI), Y4; \
+	VPBROADCASTD 4(SI), Y5; \
+	VPBROADCASTD 8(SI), Y6; \
+	VPBROADCASTD 12(SI), Y7; \
+	VPBROADCASTD 16(SI), Y8; \
+	VPBROADCASTD 20(SI), Y9; \
+	VPBROADCASTD 24(SI), Y10; \
+	VPBROADCASTD 28(SI), Y11
+
+// CHACHA8_ROUNDS zeroes words 13 to 15 (word 15 in its row of the state
+// at R8) and runs the four double rounds on Y0-Y14 and that row (Y15:
+// scratch), ending with the words in Y0-Y3 (0-3), Y6 (4), Y5 (5), 192(R8)
+// (6), Y7-Y14 (7-14) and Y4 (15). Word 12 (the counters) must be in Y12.
+#define CHACHA8_ROUNDS \
+	VPXOR Y13, Y13, Y13; \
+	VPXOR Y14, Y14, Y14; \
+	VMOVDQU Y13, 480(R8); \
+	VPADDD Y4, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y4, Y4; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $12, Y4, Y15; \
+	VPSRLD $20, Y4, Y4; \
+	VPOR Y15, Y4, Y4; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPADDD Y4, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y4, Y4; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $7, Y4, Y15; \
+	VPSRLD $25, Y4, Y4; \
+	VPOR Y15, Y4, Y4; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VMOVDQU Y4, 128(R8); \
+	VMOVDQU 480(R8), Y4; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VMOVDQU Y6, 192(R8); \
+	VMOVDQU 128(R8), Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VMOVDQU Y6, 128(R8); \
+	VMOVDQU 192(R8), Y6; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VMOVDQU Y6, 192(R8); \
+	VMOVDQU 128(R8), Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VMOVDQU Y6, 128(R8); \
+	VMOVDQU 192(R8), Y6; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VMOVDQU Y6, 192(R8); \
+	VMOVDQU 128(R8), Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPADDD Y6, Y0, Y0; \
+	VPADDD Y5, Y1, Y1; \
+	VPXOR Y0, Y12, Y12; \
+	VPXOR Y1, Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPADDD Y12, Y8, Y8; \
+	VPADDD Y13, Y9, Y9; \
+	VPXOR Y8, Y6, Y6; \
+	VPXOR Y9, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VMOVDQU Y6, 128(R8); \
+	VMOVDQU 192(R8), Y6; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y6, Y2, Y2; \
+	VPADDD Y7, Y3, Y3; \
+	VPXOR Y2, Y14, Y14; \
+	VPXOR Y3, Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPADDD Y14, Y10, Y10; \
+	VPADDD Y4, Y11, Y11; \
+	VPXOR Y10, Y6, Y6; \
+	VPXOR Y11, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot16<>(SB), Y4, Y4; \
+	VPSHUFB rot16<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $12, Y5, Y15; \
+	VPSRLD $20, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y5, Y0, Y0; \
+	VPADDD Y6, Y1, Y1; \
+	VPXOR Y0, Y4, Y4; \
+	VPXOR Y1, Y12, Y12; \
+	VPSHUFB rot8<>(SB), Y4, Y4; \
+	VPSHUFB rot8<>(SB), Y12, Y12; \
+	VPADDD Y4, Y10, Y10; \
+	VPADDD Y12, Y11, Y11; \
+	VPXOR Y10, Y5, Y5; \
+	VPXOR Y11, Y6, Y6; \
+	VPSLLD $7, Y5, Y15; \
+	VPSRLD $25, Y5, Y5; \
+	VPOR Y15, Y5, Y5; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VMOVDQU Y6, 192(R8); \
+	VMOVDQU 128(R8), Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot16<>(SB), Y13, Y13; \
+	VPSHUFB rot16<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $12, Y7, Y15; \
+	VPSRLD $20, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $12, Y6, Y15; \
+	VPSRLD $20, Y6, Y6; \
+	VPOR Y15, Y6, Y6; \
+	VPADDD Y7, Y2, Y2; \
+	VPADDD Y6, Y3, Y3; \
+	VPXOR Y2, Y13, Y13; \
+	VPXOR Y3, Y14, Y14; \
+	VPSHUFB rot8<>(SB), Y13, Y13; \
+	VPSHUFB rot8<>(SB), Y14, Y14; \
+	VPADDD Y13, Y8, Y8; \
+	VPADDD Y14, Y9, Y9; \
+	VPXOR Y8, Y7, Y7; \
+	VPXOR Y9, Y6, Y6; \
+	VPSLLD $7, Y7, Y15; \
+	VPSRLD $25, Y7, Y7; \
+	VPOR Y15, Y7, Y7; \
+	VPSLLD $7, Y6, Y15; \
+	VPSRLD $25, Y6, Y6; \
+	VPOR Y15, Y6, Y6
+
+// func chachaBlocks8AVX2(state *[16][8]uint32, seed *[4]uint64, out *uint64, counter uint32)
+//
+// Word w of the 8 blocks (one per lane) is one YMM register: fifteen
+// words live in Y0-Y14 and one in its row of state (Y15 is the rotations'
+// scratch). The four double rounds are unrolled; each half round runs two
+// quarter rounds side by side, and before a pair that needs the word in
+// memory it trades places with a word the pair does not use (the register
+// of a word changes, so the code names registers round by round). Words 4
+// to 11 get the key added back; lanes 0-3 of word w go to out[2w:2w+2],
+// lanes 4-7 to out[32+2w:34+2w].
+TEXT ·chachaBlocks8AVX2(SB), NOSPLIT, $0-28
+	MOVQ state+0(FP), R8
+	MOVQ seed+8(FP), SI
+	MOVQ out+16(FP), DI
+	CHACHA8_INIT
+	MOVL counter+24(FP), AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VPADDD iota8<>(SB), Y12, Y12
+	CHACHA8_ROUNDS
+	VMOVDQU X0, 0(DI)
+	VEXTRACTI128 $1, Y0, X15
+	VMOVDQU X15, 256(DI)
+	VMOVDQU X1, 16(DI)
+	VEXTRACTI128 $1, Y1, X15
+	VMOVDQU X15, 272(DI)
+	VMOVDQU X2, 32(DI)
+	VEXTRACTI128 $1, Y2, X15
+	VMOVDQU X15, 288(DI)
+	VMOVDQU X3, 48(DI)
+	VEXTRACTI128 $1, Y3, X15
+	VMOVDQU X15, 304(DI)
+	VPBROADCASTD 0(SI), Y15
+	VPADDD Y15, Y6, Y6
+	VMOVDQU X6, 64(DI)
+	VEXTRACTI128 $1, Y6, X15
+	VMOVDQU X15, 320(DI)
+	VPBROADCASTD 4(SI), Y15
+	VPADDD Y15, Y5, Y5
+	VMOVDQU X5, 80(DI)
+	VEXTRACTI128 $1, Y5, X15
+	VMOVDQU X15, 336(DI)
+	VPBROADCASTD 12(SI), Y15
+	VPADDD Y15, Y7, Y7
+	VMOVDQU X7, 112(DI)
+	VEXTRACTI128 $1, Y7, X15
+	VMOVDQU X15, 368(DI)
+	VPBROADCASTD 16(SI), Y15
+	VPADDD Y15, Y8, Y8
+	VMOVDQU X8, 128(DI)
+	VEXTRACTI128 $1, Y8, X15
+	VMOVDQU X15, 384(DI)
+	VPBROADCASTD 20(SI), Y15
+	VPADDD Y15, Y9, Y9
+	VMOVDQU X9, 144(DI)
+	VEXTRACTI128 $1, Y9, X15
+	VMOVDQU X15, 400(DI)
+	VPBROADCASTD 24(SI), Y15
+	VPADDD Y15, Y10, Y10
+	VMOVDQU X10, 160(DI)
+	VEXTRACTI128 $1, Y10, X15
+	VMOVDQU X15, 416(DI)
+	VPBROADCASTD 28(SI), Y15
+	VPADDD Y15, Y11, Y11
+	VMOVDQU X11, 176(DI)
+	VEXTRACTI128 $1, Y11, X15
+	VMOVDQU X15, 432(DI)
+	VMOVDQU X12, 192(DI)
+	VEXTRACTI128 $1, Y12, X15
+	VMOVDQU X15, 448(DI)
+	VMOVDQU X13, 208(DI)
+	VEXTRACTI128 $1, Y13, X15
+	VMOVDQU X15, 464(DI)
+	VMOVDQU X14, 224(DI)
+	VEXTRACTI128 $1, Y14, X15
+	VMOVDQU X15, 480(DI)
+	VMOVDQU X4, 240(DI)
+	VEXTRACTI128 $1, Y4, X15
+	VMOVDQU X15, 496(DI)
+	VMOVDQU 192(R8), Y0
+	VPBROADCASTD 8(SI), Y15
+	VPADDD Y15, Y0, Y0
+	VMOVDQU X0, 96(DI)
+	VEXTRACTI128 $1, Y0, X15
+	VMOVDQU X15, 352(DI)
+	VZEROUPPER
+	RET
+
+// LESS sets each lane of W to all ones where it is below the threshold in
+// Y15 (unsigned: thr XOR 1<<31 in Y15 compared with W XOR 1<<31, signed).
+#define LESS(W) \
+	VPXOR signbit<>(SB), W, W; \
+	VPCMPGTD W, Y15, W
+
+// func chachaMaskAVX2(state *[16][8]uint32, seed *[4]uint64, bits *byte, iters int, thr uint32)
+//
+// Per iteration two runs of eight blocks (counters 0-7, then 8-15). At the
+// end of a run, word w < thr is compared lane by lane; VPACKSSDW and
+// VPACKSSWB turn the comparisons of words 4q to 4q+3 into bytes whose
+// low 128 bits are the 16 lanes of the first group (element 4w + j, block
+// j, in order) and whose high 128 bits are those of the second group, and
+// VPERM2I128 puts the low (high) halves of q = 0 and 1, then q = 2 and 3,
+// together, so each VPMOVMSKB gives four mask bytes of one group: a run
+// stores 16 bytes, the last one of the second run belonging to the reseed
+// words (it is overwritten by the next iteration: 31 bytes apart). Words 14
+// and 15 of the last group (upper lanes) go to state row 0 each run; after
+// the second run they are the next seed. thr XOR 1<<31 is kept in row 1.
+TEXT ·chachaMaskAVX2(SB), NOSPLIT, $0-36
+	MOVQ state+0(FP), R8
+	MOVQ seed+8(FP), SI
+	MOVQ bits+16(FP), DI
+	MOVQ iters+24(FP), CX
+	MOVL thr+32(FP), AX
+	XORL $0x80000000, AX
+	MOVL AX, 32(R8)
+	TESTQ CX, CX
+	JZ   kdone
+
+kiter:
+	XORL DX, DX
+
+krun:
+	CHACHA8_INIT
+	VMOVD DX, X12
+	VPBROADCASTD X12, Y12
+	VPADDD iota8<>(SB), Y12, Y12
+	CHACHA8_ROUNDS
+	VEXTRACTI128 $1, Y14, X15
+	VMOVDQU X15, 0(R8)
+	VEXTRACTI128 $1, Y4, X15
+	VMOVDQU X15, 16(R8)
+	VPBROADCASTD 32(R8), Y15
+
+	// Words 0-3.
+	LESS(Y0)
+	LESS(Y1)
+	LESS(Y2)
+	LESS(Y3)
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+
+	// Words 4-7 (word 6 in memory), key added back.
+	VPBROADCASTD 0(SI), Y1
+	VPADDD Y1, Y6, Y6
+	VPBROADCASTD 4(SI), Y1
+	VPADDD Y1, Y5, Y5
+	VMOVDQU 192(R8), Y2
+	VPBROADCASTD 8(SI), Y1
+	VPADDD Y1, Y2, Y2
+	VPBROADCASTD 12(SI), Y1
+	VPADDD Y1, Y7, Y7
+	LESS(Y6)
+	LESS(Y5)
+	LESS(Y2)
+	LESS(Y7)
+	VPACKSSDW Y5, Y6, Y6
+	VPACKSSDW Y7, Y2, Y2
+	VPACKSSWB Y2, Y6, Y6
+	VPERM2I128 $0x20, Y6, Y0, Y1
+	VPMOVMSKB Y1, AX
+	MOVL AX, 0(DI)
+	VPERM2I128 $0x31, Y6, Y0, Y1
+	VPMOVMSKB Y1, AX
+	MOVL AX, 8(DI)
+
+	// Words 8-11, key added back.
+	VPBROADCASTD 16(SI), Y0
+	VPADDD Y0, Y8, Y8
+	VPBROADCASTD 20(SI), Y0
+	VPADDD Y0, Y9, Y9
+	VPBROADCASTD 24(SI), Y0
+	VPADDD Y0, Y10, Y10
+	VPBROADCASTD 28(SI), Y0
+	VPADDD Y0, Y11, Y11
+	LESS(Y8)
+	LESS(Y9)
+	LESS(Y10)
+	LESS(Y11)
+	VPACKSSDW Y9, Y8, Y8
+	VPACKSSDW Y11, Y10, Y10
+	VPACKSSWB Y10, Y8, Y8
+
+	// Words 12-15 (15 in Y4).
+	LESS(Y12)
+	LESS(Y13)
+	LESS(Y14)
+	LESS(Y4)
+	VPACKSSDW Y13, Y12, Y12
+	VPACKSSDW Y4, Y14, Y14
+	VPACKSSWB Y14, Y12, Y12
+	VPERM2I128 $0x20, Y12, Y8, Y1
+	VPMOVMSKB Y1, AX
+	MOVL AX, 4(DI)
+	VPERM2I128 $0x31, Y12, Y8, Y1
+	VPMOVMSKB Y1, AX
+	MOVL AX, 12(DI)
+
+	ADDQ $16, DI
+	ADDL $8, DX
+	CMPL DX, $16
+	JNE  krun
+
+	DECQ    DI
+	VMOVDQU 0(R8), Y0
+	VMOVDQU Y0, 0(SI)
+	DECQ    CX
+	JNZ     kiter
+
+kdone:
+	VZEROUPPER
+	RET
