@@ -30,7 +30,8 @@ func rngKey(seed uint64, tensor string, model, chunk int) [4]uint64 {
 }
 
 // chachaStream yields the values of rand.New(rand.NewChaCha8(key)).Uint64
-// in bulk.
+// in bulk (fill), or their keep masks (chachaMask, which uses only seed and
+// state).
 type chachaStream struct {
 	seed  [4]uint64
 	buf   [128]uint64
@@ -120,14 +121,13 @@ const (
 	chachaMaskBytes = chachaElems / 8
 )
 
-// chachaMaskGeneric runs iters iterations of the stream from its seed (a
-// stream serves either fill or chachaMask: this leaves its buffered values
-// invalid) and sets
-// bits[chachaMaskBytes·i:] to iteration i's keep mask: bit e (byte e>>3,
-// bit e&7) set when the iteration's 32-bit value e (the low half of value
-// e/2 when e is even, else the high half) is below thr. bits needs
-// chachaMaskBytes·iters+1 bytes; the last one is scratch (the
-// AVX2 kernel writes it).
+// chachaMaskGeneric runs iters iterations of the stream from its seed and
+// sets bits[chachaMaskBytes·i:] to iteration i's keep mask: bit e (byte
+// e>>3, bit e&7) set when the iteration's 32-bit value e (the low half of
+// value e/2 when e is even, else the high half) is below thr. bits needs
+// chachaMaskBytes·iters+1 bytes; the last one is scratch (the AVX2 kernel
+// writes it). A stream serves either fill or chachaMask: this leaves its
+// buffered values invalid.
 func chachaMaskGeneric(s *chachaStream, bits []byte, iters int, thr uint32) {
 	if iters <= 0 {
 		return
