@@ -30,7 +30,8 @@ func rngKey(seed uint64, tensor string, model, chunk int) [4]uint64 {
 }
 
 // chachaStream yields the values of rand.New(rand.NewChaCha8(key)).Uint64
-// in bulk.
+// in bulk (fill), or their keep masks (chachaMask, which uses only seed and
+// state).
 type chachaStream struct {
 	seed  [4]uint64
 	buf   [128]uint64
@@ -110,4 +111,44 @@ func quarterRound(x *[16]uint32, a, b, c, d int) {
 	x[c] += x[d]
 	x[b] ^= x[c]
 	x[b] = x[b]<<7 | x[b]>>25
+}
+
+// chachaElems is the number of keep-mask bits one ChaCha8Rand iteration
+// gives (one per 32-bit half of its chachaWords values), chachaMaskBytes
+// the bytes they fill.
+const (
+	chachaElems     = 2 * chachaWords
+	chachaMaskBytes = chachaElems / 8
+)
+
+// chachaMaskGeneric runs iters iterations of the stream from its seed and
+// sets bits[chachaMaskBytes·i:] to iteration i's keep mask: bit e (byte
+// e>>3, bit e&7) set when the iteration's 32-bit value e (the low half of
+// value e/2 when e is even, else the high half) is below thr. bits needs
+// chachaMaskBytes·iters+1 bytes; the last one is scratch (the AVX2 kernel
+// writes it). A stream serves either fill or chachaMask: this leaves its
+// buffered values invalid.
+func chachaMaskGeneric(s *chachaStream, bits []byte, iters int, thr uint32) {
+	if iters <= 0 {
+		return
+	}
+	_ = bits[chachaMaskBytes*iters]
+	for i := range iters {
+		chachaIterationGeneric(s)
+		out := bits[chachaMaskBytes*i:]
+		for b := range chachaMaskBytes {
+			var m byte
+			for j, v := range s.buf[4*b : 4*b+4] {
+				if uint32(v) < thr {
+					m |= 1 << (2 * j)
+				}
+				if uint32(v>>32) < thr {
+					m |= 2 << (2 * j)
+				}
+			}
+			out[b] = m
+		}
+		s.seed = [4]uint64(s.buf[chachaWords:])
+	}
+	bits[chachaMaskBytes*iters] = 0
 }

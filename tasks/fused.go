@@ -101,65 +101,86 @@ type maskCache struct {
 }
 
 // maskDraw draws one model's keep masks of one chunk, block after block,
-// from the chunk's random stream.
+// from the chunk's random stream: element e of the chunk is kept when
+// 32-bit value e of t.RNG(model, chunk) is below thr (each 64-bit value
+// gives two, the low half first), as bernoulliMask draws them. The mask
+// bits come from chachaMask, a ChaCha8Rand iteration (chachaElems
+// elements) at a time; those of an iteration a block ends inside wait in
+// pend for the next block.
 type maskDraw struct {
-	rng   *chachaStream // the values of t.RNG(model, chunk)
-	thr   uint64
-	words []uint64
+	rng  *chachaStream // the seed of t.RNG(model, chunk)'s next iteration
+	thr  uint64
+	pend [chachaMaskBytes + 1]byte // the current iteration's mask bits
+	used int                       // elements of pend handed out
 }
 
-// drawPool recycles the mask draws of the passes (their buffers are
-// 64 KiB each, one per model and chunk).
-var drawPool = sync.Pool{New: func() any {
-	return &maskDraw{rng: new(chachaStream), words: make([]uint64, fusedBlock/2)}
-}}
+// drawPool recycles the mask draws of the passes (one per model and
+// chunk).
+var drawPool = sync.Pool{New: func() any { return &maskDraw{rng: new(chachaStream)} }}
 
 // newMaskDraw returns the draw of model k's masks in chunk c; give it back
 // with putMaskDraw.
 func newMaskDraw(t *merge.Task, k int, c merge.Chunk, density float64) *maskDraw {
 	d := drawPool.Get().(*maskDraw)
-	*d.rng = chachaStream{seed: rngKey(t.Seed, t.Name, k, c.Index), pos: chachaWords}
+	d.rng.seed = rngKey(t.Seed, t.Name, k, c.Index)
 	d.thr = keepThreshold(float32(density))
+	d.used = chachaElems
 	return d
 }
 
 func putMaskDraw(d *maskDraw) { drawPool.Put(d) }
 
-// next fills bits with the masks of the chunk's next n elements (n even
-// unless the chunk ends with this block), as bernoulliMask draws them: one
-// 64-bit draw per two elements, the low half first.
+// next fills bits with the masks of the chunk's next n elements; the bits
+// of a last partial byte above n are cleared. Blocks of a multiple of 8
+// elements (all but a chunk's last) are handled byte by byte.
 func (d *maskDraw) next(bits []byte, n int) {
 	bits = bits[:(n+7)/8]
-	if s := d.rng; d.thr <= 0xffffffff && s.pos%4 == 0 {
-		// Straight from the stream's buffer: every piece but the last of
-		// the block covers a multiple of 8 elements (4 values), so the
-		// pieces' mask bytes do not overlap.
-		for done := 0; done < n; {
-			if s.pos == chachaWords {
-				s.refill()
-			}
-			m := min(chachaWords-s.pos, (n-done+1)/2)
-			e := min(2*m, n-done)
-			r := unsafe.Slice((*uint32)(unsafe.Pointer(&s.buf[s.pos])), 2*m)[:e]
-			maskBits(bits[done/8:], r, uint32(d.thr))
-			s.pos += m
-			done += e
-		}
+	if n == 0 {
 		return
 	}
-	nw := (n + 1) / 2
-	w := d.words[:nw]
-	d.rng.fill(w)
 	if d.thr > 0xffffffff {
+		// Every value is below the threshold: the stream is not needed.
 		for i := range bits {
 			bits[i] = 0xff
 		}
-		if r := n & 7; r != 0 {
-			bits[len(bits)-1] = 1<<r - 1
+	} else {
+		thr := uint32(d.thr)
+		for o := 0; o < n; {
+			if d.used == chachaElems {
+				// Whole iterations straight into bits (each writes one
+				// scratch byte past its mask bytes, which must be in bits).
+				if k := min((n-o)/chachaElems, (len(bits)-o/8-1)/chachaMaskBytes); o%8 == 0 && k > 0 {
+					chachaMask(d.rng, bits[o/8:], k, thr)
+					o += k * chachaElems
+					continue
+				}
+				chachaMask(d.rng, d.pend[:], 1, thr)
+				d.used = 0
+			}
+			m := min(chachaElems-d.used, n-o)
+			copyBits(bits, o, d.pend[:], d.used, m)
+			d.used += m
+			o += m
 		}
+	}
+	if r := n & 7; r != 0 {
+		bits[len(bits)-1] &= 1<<r - 1
+	}
+}
+
+// copyBits copies bits [from, from+n) of src to bits [to, to+n) of dst
+// (bit i is bit i&7 of byte i>>3). When both start on a byte, the bits of
+// a last partial byte above n are overwritten too.
+func copyBits(dst []byte, to int, src []byte, from, n int) {
+	if to%8 == 0 && from%8 == 0 {
+		copy(dst[to/8:], src[from/8:(from+n+7)/8])
 		return
 	}
-	maskBits(bits, unsafe.Slice((*uint32)(unsafe.Pointer(&w[0])), 2*nw)[:n], uint32(d.thr))
+	for i := range n {
+		s, t := from+i, to+i
+		bit := src[s>>3] >> (s & 7) & 1
+		dst[t>>3] = dst[t>>3]&^(1<<(t&7)) | bit<<(t&7)
+	}
 }
 
 // l1ScalesBF16 is l1Scales for random masks on bf16 tensors: one blocked

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package tasks
+
+func chachaIteration(s *chachaStream) { chachaIterationGeneric(s) }
+
+func chachaMask(s *chachaStream, bits []byte, iters int, thr uint32) {
+	chachaMaskGeneric(s, bits, iters, thr)
+}
