@@ -61,12 +61,13 @@ func electRuleOf(f *fusedModel) (rule int, from uint32, ok bool) {
 // the generic kernel over the rest, storing float32 results in outF or,
 // when outF is nil, bf16 encodings in outH. It returns false, doing
 // nothing, when the kernel does not apply (no AVX2, fewer than 16 entries,
-// more than maxElectFast models or models keeping by different kinds of
-// rule).
+// more than maxElectFast models, models keeping by different kinds of
+// rule, or bf16 encodings of a NaN lambda, whose payload the encoding
+// would need to handle).
 func electFast(outF []float32, outH []uint16, base []uint16, ms []fusedModel, normalize bool, lambda float32) bool {
 	n := len(base)
 	nv := n &^ 15
-	if !useAVX2 || nv == 0 || len(ms) == 0 || len(ms) > maxElectFast {
+	if !useAVX2 || nv == 0 || len(ms) == 0 || len(ms) > maxElectFast || (outF == nil && lambda != lambda) {
 		return false
 	}
 	var tab [maxElectFast]electRow

@@ -2,41 +2,47 @@
 
 #include "textflag.h"
 
-// electFastAVX2: electBF16Generic for one, two or three models that all keep
-// by the same kind of rule, unrolled across the models with every model's
-// v in a register (no scratch round trip), 16 entries per iteration (two
-// halves of 8 lanes), writing float32 or, fused, the bf16 encoding of
-// simd.F32ToBF16.
+// electFastAVX2: electBF16Generic for one, two or three models that all
+// keep by the same kind of rule, unrolled across the models with every
+// model's v in a register (no scratch round trip), 16 entries per
+// iteration (two halves of 8 lanes), writing float32 or, fused, the bf16
+// encodings of simd.F32ToBF16. One loop per variant (models, rule, ·scale
+// or not, normalize or not), chosen once per call.
 //
 // Registers:
 //	DI out (float32 or uint16), SI base, R8 the model rows (electRow, 160
-//	bytes each: x, bits, from, spanX, scale, w), R14 the electParams
-//	(lambda row at 0, noNorm row at 32, bf16 flag at 64), CX n, BX the
-//	entry index, DX the mask byte index (BX >> 3).
+//	bytes each: x at 0, bits at 8, from at 32, spanX at 64, scale at 96,
+//	w at 128), R14 the electParams (lambda row at 0, bf16 flag at 32), CX
+//	n, BX the entry index, DX the mask byte index (BX >> 3).
 //	R9, R10, R11: x of models 0, 1, 2; R12, R13, AX: their mask bits.
-//	Per half: Y0 b, Y1–Y3 δ then v of models 0–2, Y4 the keep mask, Y5 Σv
-//	then the elected sign bit, Y6 the agreement mask, Y7 m, Y8 dv.
-//	Y13, Y14 the results of the two halves, Y15 zero.
+//	Half one (entries 0–3, 8–11): Y0 b then the result, Y1–Y3 δ then v of
+//	models 0–2 (Y1 then m). Half two (entries 4–7, 12–15): Y8, and Y9,
+//	Y10, Y13. Y4 the keep mask. In the election, half one: Y5 Σv then the
+//	elected sign bit, Y6 the agreement mask, Y7 dv; half two: Y4, Y14,
+//	Y12. Constants: Y11 1<<31, Y15 zero; the others are memory operands.
 //
-// The rules (per model, the same for all models of a call):
+// The rules (the same for all models of a call):
 //	GE:   keep iff |δ| > from−1 as int32: a band reaching 0x7fffffff (the
 //	      row's from holds from−1; from = 0 gives −1, keeping everything).
 //	BAND: keep iff (|δ| − from) XOR 1<<31 ≤ spanX as int32, the unsigned
 //	      (|δ| − from) ≤ span of fusedModel.keeps.
-//	BITS: keep iff the mask bit is set: the word of the 16 entries' mask bits
-//	      is broadcast and shifted per lane so the entry's bit is the sign
-//	      bit, which selects v or +0 (VBLENDVPS).
+//	BITS: keep iff the mask bit is set: the word of the 16 entries' mask
+//	      bits is broadcast and shifted per lane so that the entry's bit is
+//	      the sign bit, which selects v or +0 (VBLENDVPS).
 // The ...1 forms skip ·scale (scale = 1: δ·1 = δ exactly, also for NaN).
 //
-// The election: Σv in model order (v is +0 when not kept; the missing
-// leading +0 of the generic sum can only change the sign of a zero, which
-// the test ignores); the elected sign bit S = 1<<31 where !(Σ ≥ 0); v
-// agrees iff (v XOR S) > 0 ordered (non-zero, not NaN, of the elected
-// sign). m and dv add the agreeing v and w in model order: the first term
-// is taken as is (+0 when not agreeing), which equals +0 + term except for
-// dv = −0, which compares and divides as +0 would not — and is never
-// divided by, as dv = ±0 divides by 1. out = b + float32(m / d)·lambda
-// with d = dv unless dv == 0 or noNorm.
+// The election, as electBF16Generic but without its +0 starting terms:
+//	Σv = v0 + v1 + v2 (v = +0 when not kept; +0 + v0 differs from v0 only
+//	for v0 = −0, which changes at most the sign of a zero Σ, and the test
+//	!(Σ ≥ 0) ignores it); the elected sign bit S = 1<<31 where !(Σ ≥ 0);
+//	v agrees iff (v XOR S) > 0 ordered: non-zero, not NaN, of the elected
+//	sign. m and dv add the agreeing v and w in model order, +0 for the
+//	others: m's first term is +0 or a non-zero v, and a sum of non-zero
+//	values of one sign is never −0, so m + (+0) = m and m has the generic
+//	bits; dv can differ only by being −0 where the generic one is +0, and
+//	both compare equal to 0 and divide by 1.
+//	out = b + float32(m / d)·lambda, d = dv unless dv == 0 (normalize),
+//	without the division without normalize (m / 1 = m: m is never NaN).
 
 DATA absmask<>+0(SB)/4, $0x7fffffff
 DATA absmask<>+4(SB)/4, $0x7fffffff
@@ -68,8 +74,8 @@ DATA onef<>+24(SB)/4, $0x3f800000
 DATA onef<>+28(SB)/4, $0x3f800000
 GLOBL onef<>(SB), RODATA|NOPTR, $32
 
-// bfconst: the rounding bias 0x7fff, the lsb 1 and the quiet bit 0x40 of
-// the bf16 encoding, 8 lanes each (offsets 0, 32, 64).
+// bfconst: the rounding bias 0x7fff and the lsb 1 of the bf16 encoding,
+// 8 lanes each (offsets 0, 32).
 DATA bfconst<>+0(SB)/4, $0x7fff
 DATA bfconst<>+4(SB)/4, $0x7fff
 DATA bfconst<>+8(SB)/4, $0x7fff
@@ -86,15 +92,7 @@ DATA bfconst<>+48(SB)/4, $1
 DATA bfconst<>+52(SB)/4, $1
 DATA bfconst<>+56(SB)/4, $1
 DATA bfconst<>+60(SB)/4, $1
-DATA bfconst<>+64(SB)/4, $0x40
-DATA bfconst<>+68(SB)/4, $0x40
-DATA bfconst<>+72(SB)/4, $0x40
-DATA bfconst<>+76(SB)/4, $0x40
-DATA bfconst<>+80(SB)/4, $0x40
-DATA bfconst<>+84(SB)/4, $0x40
-DATA bfconst<>+88(SB)/4, $0x40
-DATA bfconst<>+92(SB)/4, $0x40
-GLOBL bfconst<>(SB), RODATA|NOPTR, $96
+GLOBL bfconst<>(SB), RODATA|NOPTR, $64
 
 // bitshift: the 16 entries' mask bits, read as one little-endian word w
 // and broadcast to every dword as w | w<<16, hold entry e's bit at
@@ -136,20 +134,20 @@ GLOBL bitshift<>(SB), RODATA|NOPTR, $64
 // The rules: V = δ of the model whose row is at ROW(R8) (mask bits at BP,
 // lane shifts SH) becomes v = (δ·scale)·w where kept, else +0.
 #define GE(ROW, BP, SH, V) \
-	VPAND    Y12, V, Y4         \
+	VPAND    absmask<>(SB), V, Y4 \
 	VPCMPGTD ROW+32(R8), Y4, Y4 \
 	VMULPS   ROW+96(R8), V, V   \
 	VMULPS   ROW+128(R8), V, V  \
 	VPAND    Y4, V, V
 
 #define GE1(ROW, BP, SH, V) \
-	VPAND    Y12, V, Y4         \
+	VPAND    absmask<>(SB), V, Y4 \
 	VPCMPGTD ROW+32(R8), Y4, Y4 \
 	VMULPS   ROW+128(R8), V, V  \
 	VPAND    Y4, V, V
 
 #define BAND(ROW, BP, SH, V) \
-	VPAND    Y12, V, Y4         \
+	VPAND    absmask<>(SB), V, Y4 \
 	VPSUBD   ROW+32(R8), Y4, Y4 \
 	VPXOR    Y11, Y4, Y4        \
 	VPCMPGTD ROW+64(R8), Y4, Y4 \
@@ -158,7 +156,7 @@ GLOBL bitshift<>(SB), RODATA|NOPTR, $64
 	VPANDN   V, Y4, V
 
 #define BAND1(ROW, BP, SH, V) \
-	VPAND    Y12, V, Y4         \
+	VPAND    absmask<>(SB), V, Y4 \
 	VPSUBD   ROW+32(R8), Y4, Y4 \
 	VPXOR    Y11, Y4, Y4        \
 	VPCMPGTD ROW+64(R8), Y4, Y4 \
@@ -195,86 +193,104 @@ GLOBL bitshift<>(SB), RODATA|NOPTR, $64
 	DELTA(HALF, R11, B, VB)   \
 	RULE(320, AX, SH, VB)
 
-// Stage 2, the election, for k models: B = b + float32(m / d)·lambda.
-// Y5 is Σv, then the elected sign bit, Y6 the agreement mask, Y7 m, Y14
-// dv. The DV... macros keep dv and divide (normalize) or do nothing.
+// Stage 2, the election, for k models, of both halves at once (their
+// steps interleaved): B = b + float32(m / d)·lambda. Per half S is Σv,
+// then the elected sign bit, A the agreement mask, M m (in model 0's v),
+// DV dv: Y5, Y6, Y1, Y7 for the first half, Y4, Y14, Y9, Y12 for the
+// second. The DV... macros keep dv and divide (normalize) or do nothing.
 
-// SIGN turns Σv in Y5 into the elected sign bit.
-#define SIGN \
-	VCMPPS $0x19, Y15, Y5, Y5 \
-	VPAND  Y11, Y5, Y5
+// SIGN turns Σv in S into the elected sign bit.
+#define SIGN(S) \
+	VCMPPS $0x19, Y15, S, S \
+	VPAND  Y11, S, S
 
-// AGREE sets Y6 to the lanes where V agrees with the elected sign.
-#define AGREE(V) \
-	VXORPS Y5, V, Y6 \
-	VCMPPS $0x1e, Y15, Y6, Y6
+// AGREE sets A to the lanes where V agrees with the elected sign S.
+#define AGREE(V, S, A) \
+	VXORPS S, V, A \
+	VCMPPS $0x1e, Y15, A, A
 
-#define DVFIRST VANDPS 128(R8), Y6, Y14
+#define DVFIRST(A, DV) \
+	VANDPS 128(R8), A, DV
 
-#define DVNEXT(ROW) \
-	VANDPS ROW+128(R8), Y6, Y6 \
-	VADDPS Y6, Y14, Y14
+#define DVNEXT(ROW, A, DV) \
+	VANDPS ROW+128(R8), A, A \
+	VADDPS A, DV, DV
 
-#define DVDIV \
-	VCMPPS    $0, Y15, Y14, Y6       \
-	VBLENDVPS Y6, onef<>(SB), Y14, Y14 \
-	VDIVPS    Y14, Y7, Y7
+#define DVDIV(M, A, DV) \
+	VCMPPS    $0, Y15, DV, A         \
+	VBLENDVPS A, onef<>(SB), DV, DV  \
+	VDIVPS    DV, M, M
 
-#define NOFIRST
-#define NONEXT(ROW)
-#define NODIV
+#define NOFIRST(A, DV)
+#define NONEXT(ROW, A, DV)
+#define NODIV(M, A, DV)
 
-// MFIRST starts m with model 0's v (V); MNEXT adds model V (row ROW).
-#define MFIRST(DVF, V) \
-	AGREE(V)          \
-	VANDPS Y6, V, Y7  \
-	DVF
+// MFIRST turns model 0's v (M) into m; MNEXT adds model V (row ROW).
+#define MFIRST(DVF, M, S, A, DV) \
+	AGREE(M, S, A)    \
+	VANDPS A, M, M    \
+	DVF(A, DV)
 
-#define MNEXT(DVN, ROW, V) \
-	AGREE(V)          \
-	VANDPS Y6, V, V   \
-	VADDPS V, Y7, Y7  \
-	DVN(ROW)
+#define MNEXT(DVN, ROW, V, M, S, A, DV) \
+	AGREE(V, S, A)    \
+	VANDPS A, V, V    \
+	VADDPS V, M, M    \
+	DVN(ROW, A, DV)
 
-#define FINISH(DIV, B) \
-	DIV                       \
-	VMULPS (R14), Y7, Y7      \
-	VADDPS Y7, B, B
+#define FINISH(DIV, B, M, A, DV) \
+	DIV(M, A, DV)             \
+	VMULPS (R14), M, M        \
+	VADDPS M, B, B
 
-#define E1(DVF, DVN, DIV, B, V0, VA, VB) \
-	VMOVAPS V0, Y5        \
-	SIGN                  \
-	MFIRST(DVF, V0)       \
-	FINISH(DIV, B)
+#define ELECT(DVF, DVN, DIV) \
+	SIGN(Y5)                                  \
+	SIGN(Y4)                                  \
+	MFIRST(DVF, Y1, Y5, Y6, Y7)               \
+	MFIRST(DVF, Y9, Y4, Y14, Y12)
 
-#define E2(DVF, DVN, DIV, B, V0, VA, VB) \
-	VADDPS VA, V0, Y5     \
-	SIGN                  \
-	MFIRST(DVF, V0)       \
-	MNEXT(DVN, 160, VA)   \
-	FINISH(DIV, B)
+#define E1(DVF, DVN, DIV) \
+	VMOVAPS Y1, Y5                            \
+	VMOVAPS Y9, Y4                            \
+	ELECT(DVF, DVN, DIV)                      \
+	FINISH(DIV, Y0, Y1, Y6, Y7)               \
+	FINISH(DIV, Y8, Y9, Y14, Y12)
 
-#define E3(DVF, DVN, DIV, B, V0, VA, VB) \
-	VADDPS VA, V0, Y5     \
-	VADDPS VB, Y5, Y5     \
-	SIGN                  \
-	MFIRST(DVF, V0)       \
-	MNEXT(DVN, 160, VA)   \
-	MNEXT(DVN, 320, VB)   \
-	FINISH(DIV, B)
+#define E2(DVF, DVN, DIV) \
+	VADDPS Y2, Y1, Y5                         \
+	VADDPS Y10, Y9, Y4                        \
+	ELECT(DVF, DVN, DIV)                      \
+	MNEXT(DVN, 160, Y2, Y1, Y5, Y6, Y7)       \
+	MNEXT(DVN, 160, Y10, Y9, Y4, Y14, Y12)    \
+	FINISH(DIV, Y0, Y1, Y6, Y7)               \
+	FINISH(DIV, Y8, Y9, Y14, Y12)
+
+#define E3(DVF, DVN, DIV) \
+	VADDPS Y2, Y1, Y5                         \
+	VADDPS Y10, Y9, Y4                        \
+	VADDPS Y3, Y5, Y5                         \
+	VADDPS Y13, Y4, Y4                        \
+	ELECT(DVF, DVN, DIV)                      \
+	MNEXT(DVN, 160, Y2, Y1, Y5, Y6, Y7)       \
+	MNEXT(DVN, 160, Y10, Y9, Y4, Y14, Y12)    \
+	MNEXT(DVN, 320, Y3, Y1, Y5, Y6, Y7)       \
+	MNEXT(DVN, 320, Y13, Y9, Y4, Y14, Y12)    \
+	FINISH(DIV, Y0, Y1, Y6, Y7)               \
+	FINISH(DIV, Y8, Y9, Y14, Y12)
 
 // ROUNDBF16 sets R to the bf16 encodings of V (in the low words), as
-// simd.F32ToBF16: (V + 0x7fff + lsb) >> 16, a NaN (V unordered) V>>16 |
-// 0x40.
-#define ROUNDBF16(V, T, R, M) \
+// simd.F32ToBF16 rounds a number: (V + 0x7fff + lsb) >> 16. Its NaN rule
+// (V>>16 | 0x40) gives the same bits here: a NaN result is either base's
+// NaN, quieted (a bf16 value: its low 16 bits are 0), or a NaN that the
+// arithmetic created (0xffc00000); the NaNs of scale and w never reach m
+// or dv (their v is NaN and never agrees), and electFast declines a NaN
+// lambda. With V's low 16 bits 0 the sum does not carry, and the quiet
+// bit 0x40 is already set.
+#define ROUNDBF16(V, T, R) \
 	VPSRLD    $16, V, T                 \
 	VPAND     bfconst<>+32(SB), T, R    \
 	VPADDD    bfconst<>+0(SB), R, R     \
 	VPADDD    V, R, R                   \
-	VPSRLD    $16, R, R                 \
-	VPOR      bfconst<>+64(SB), T, T    \
-	VCMPPS    $3, V, V, M               \
-	VBLENDVPS M, T, R, R
+	VPSRLD    $16, R, R
 
 // LOOP is the loop of one variant (labels L, LBF, LNEXT): 16 entries per
 // iteration, one half (entries 0–3, 8–11) in Y0 (b, then the result) and Y1–Y3, the other
@@ -287,8 +303,7 @@ L:                                                  \
 	SHRQ $3, DX                                     \
 	VK(RULE, VPUNPCKLWD, bitshift<>+0(SB), Y0, Y1, Y2, Y3)   \
 	VK(RULE, VPUNPCKHWD, bitshift<>+32(SB), Y8, Y9, Y10, Y13) \
-	EK(DVF, DVN, DIV, Y0, Y1, Y2, Y3)               \
-	EK(DVF, DVN, DIV, Y8, Y9, Y10, Y13)             \
+	EK(DVF, DVN, DIV)                               \
 	CMPB 32(R14), $0                                \
 	JNE  LBF                                        \
 	VPERM2F128 $0x20, Y8, Y0, Y1                    \
@@ -297,8 +312,8 @@ L:                                                  \
 	VMOVUPS Y2, 32(DI)(BX*4)                        \
 	JMP  LNEXT                                      \
 LBF:                                                \
-	ROUNDBF16(Y0, Y1, Y2, Y3)                       \
-	ROUNDBF16(Y8, Y4, Y5, Y6)                       \
+	ROUNDBF16(Y0, Y1, Y2)                           \
+	ROUNDBF16(Y8, Y4, Y5)                           \
 	VPACKUSDW Y5, Y2, Y2                            \
 	VMOVDQU   Y2, (DI)(BX*2)                        \
 LNEXT:                                              \
@@ -338,7 +353,6 @@ TEXT ·electFastAVX2(SB), NOSPLIT, $0-48
 	MOVQ    168(R8), R13
 	MOVQ    328(R8), AX
 	VPXOR   Y15, Y15, Y15
-	VMOVDQU absmask<>(SB), Y12
 	VMOVDQU signbit<>(SB), Y11
 	XORQ    BX, BX
 	CASE(0, a0)

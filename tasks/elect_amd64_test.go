@@ -74,9 +74,10 @@ func electBench(rule string) (base []uint16, ms []fusedModel) {
 }
 
 // BenchmarkElect compares, on blocks of fusedBlock entries and three
-// models, the model-by-model kernels (rows) with the unrolled one (wide),
-// each writing float32 (f32) and bf16 (bf16: rows then simd.F32ToBF16,
-// wide fused), for the three rules; ns/element is reported.
+// models, the model-by-model kernels (old: electBF16Rows) with the
+// unrolled one (new: electFast), each writing float32 (f32) and bf16
+// (bf16: old then simd.F32ToBF16, new fused), for the three rules (ge:
+// ties, band: breadcrumbs_ties, bits: dare_ties); ns/element is reported.
 func BenchmarkElect(b *testing.B) {
 	if !useAVX2 {
 		b.Skip("no AVX2")
@@ -94,9 +95,12 @@ func BenchmarkElect(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/fusedBlock, "ns/element")
 			})
 		}
-		run("rows-f32", func() { electBF16Rows(out, base, ms, true, 1) })
-		run("wide-f32", func() { electFast(out, nil, base, ms, true, 1) })
-		run("rows-bf16", func() { electBF16Rows(out, base, ms, true, 1); simd.F32ToBF16(enc, out) })
-		run("wide-bf16", func() { electFast(nil, enc, base, ms, true, 1) })
+		// The methods' defaults: ties normalizes, breadcrumbs_ties and
+		// dare_ties do not.
+		normalize := rule == "ge"
+		run("old-f32", func() { electBF16Rows(out, base, ms, normalize, 1) })
+		run("new-f32", func() { electFast(out, nil, base, ms, normalize, 1) })
+		run("old-bf16", func() { electBF16Rows(out, base, ms, normalize, 1); simd.F32ToBF16(enc, out) })
+		run("new-bf16", func() { electFast(nil, enc, base, ms, normalize, 1) })
 	}
 }
