@@ -42,6 +42,11 @@ func (o *bf16Out) put(v []float32, off int64) {
 	simd.F32ToBF16((*o.buf)[off-o.lo:off-o.lo+int64(len(v))], v)
 }
 
+// at returns the encodings of elements [off, off+n), for a kernel to fill.
+func (o *bf16Out) at(off int64, n int) []uint16 {
+	return (*o.buf)[off-o.lo : off-o.lo+int64(n)]
+}
+
 // write writes the piece and releases it: queued when the sink has a
 // write queue (merge.QueuedRawWriter; the writer goroutine releases it),
 // at once otherwise.

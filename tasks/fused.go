@@ -416,10 +416,12 @@ func (m *gta) finalBF16(ctx context.Context, t *merge.Task, ps []modelPlan, chai
 					}
 					ms = append(ms, f)
 				}
-				electBF16(out[:bn], b, ms, m.normalize, m.lambda)
 				if enc != nil {
-					enc.put(out[:bn], lo)
-				} else if err := t.Out.Write(out[:bn], lo); err != nil {
+					electBF16Encode(enc.at(lo, bn), out[:bn], b, ms, m.normalize, m.lambda)
+					continue
+				}
+				electBF16(out[:bn], b, ms, m.normalize, m.lambda)
+				if err := t.Out.Write(out[:bn], lo); err != nil {
 					return err
 				}
 			}

@@ -33,6 +33,15 @@ func electBF16AVX2(out *float32, base *uint16, args *fusedArg, k, n int, scratch
 
 // electBF16 is electBF16Generic, in AVX2 where the CPU has it.
 func electBF16(out []float32, base []uint16, ms []fusedModel, normalize bool, lambda float32) {
+	if electFast(out, nil, base[:len(out)], ms, normalize, lambda) {
+		return
+	}
+	electBF16Rows(out, base, ms, normalize, lambda)
+}
+
+// electBF16Rows is electBF16 by the kernels that take any number of models
+// and mixed rules, model by model through scratch.
+func electBF16Rows(out []float32, base []uint16, ms []fusedModel, normalize bool, lambda float32) {
 	nv := len(out) &^ 7
 	if !useAVX2 || nv == 0 || len(ms) == 0 || len(ms) > maxFusedModels {
 		electBF16Generic(out, base, ms, normalize, lambda)

@@ -2,10 +2,19 @@
 
 package tasks
 
+import "github.com/gomerge/gomerge/simd"
+
 // No assembly on this platform: the kernels are the generic ones.
 
 func electBF16(out []float32, base []uint16, ms []fusedModel, normalize bool, lambda float32) {
 	electBF16Generic(out, base, ms, normalize, lambda)
+}
+
+// electBF16Encode is electBF16 followed by simd.F32ToBF16 into dst; out
+// (len(base) values) is scratch.
+func electBF16Encode(dst []uint16, out []float32, base []uint16, ms []fusedModel, normalize bool, lambda float32) {
+	electBF16(out[:len(base)], base, ms, normalize, lambda)
+	simd.F32ToBF16(dst[:len(base)], out[:len(base)])
 }
 
 func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above int) {
