@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"math/bits"
 	"sync"
 	"unsafe"
 
@@ -98,6 +99,33 @@ func (c *eqChain) complete() bool { return c.known[len(c.known)-1] }
 // one bit per element (bit i&7 of byte i>>3), as the L1 pass drew them.
 type maskCache struct {
 	bits [][]byte // by model; nil for models without a mask
+}
+
+// maskBufs recycles the bits of mask caches by size class (capacity 1<<c
+// in maskBufs[c]): fresh memory for every tensor would cost zeroing and
+// page faults. The L1 pass writes every byte it hands out.
+var maskBufs [48]sync.Pool
+
+// getMaskBuf returns a buffer of n bytes (contents undefined).
+func getMaskBuf(n int) []byte {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := maskBufs[c].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// release gives the cache's buffers back (c may be nil).
+func (c *maskCache) release() {
+	if c == nil {
+		return
+	}
+	for k, b := range c.bits {
+		if cl := bits.Len(uint(max(cap(b), 1) - 1)); b != nil && cap(b) == 1<<cl {
+			maskBufs[cl].Put(&b)
+		}
+		c.bits[k] = nil
+	}
 }
 
 // maskDraw draws one model's keep masks of one chunk, block after block,
@@ -205,7 +233,7 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, i
 		cache = &maskCache{bits: make([][]byte, K)}
 		for k := range ps {
 			if want[k] {
-				cache.bits[k] = make([]byte, (n+7)/8)
+				cache.bits[k] = getMaskBuf(int((n + 7) / 8))
 			}
 		}
 	}

@@ -243,6 +243,7 @@ func (m *gta) Merge(ctx context.Context, t *merge.Task) error {
 		}
 	}
 	if blocked != nil && anySparse(ps) {
+		defer masks.release()
 		return m.finalBF16(ctx, t, ps, chain, blocked, masks)
 	}
 	return m.final(ctx, t, ps, align, chain)
