@@ -503,6 +503,9 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 		q.inside = make([][]uint32, len(pieces))
 		q.hists = make([][]uint32, len(pieces))
 		q.chunkOf = chunkOf
+		q.edges = true
+		q.eqLo = make([]int64, len(pieces))
+		q.eqHi = make([]int64, len(pieces))
 		shifts[i] = q.bucketShift()
 	}
 	var mu sync.Mutex
@@ -522,6 +525,8 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 		args := make([]windowArg, len(qs))
 		hists := make([][]uint32, len(qs))
 		above := make([]int64, len(qs))
+		eqLo := make([]int64, len(qs))
+		eqHi := make([]int64, len(qs))
 		for i, q := range qs {
 			// Room for the sample's share and a margin: growing is rare.
 			inside[i] = getWindowBuf(int(q.frac*1.25*float64(c.Len())) + c.Len()/256 + fusedBlock + 8)
@@ -560,6 +565,8 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 					countBuckets(hists[i], win[len(win):n], q.lo, shifts[i])
 					inside[i] = win[:n]
 					above[i] += args[i].above
+					eqLo[i] += args[i].eqLo
+					eqHi[i] += args[i].eqHi
 				}
 			}
 			in.dropEarly(c.Lo, c.Hi)
@@ -580,6 +587,7 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 			over := q.overflow
 			mu.Unlock()
 			q.above[c.Index] = above[i]
+			q.eqLo[c.Index], q.eqHi[c.Index] = eqLo[i], eqHi[i]
 			q.hists[c.Index] = hists[i]
 			if !over {
 				q.inside[c.Index] = inside[i]

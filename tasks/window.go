@@ -71,7 +71,7 @@ type windowQuery struct {
 	answer   rankAnswer
 	perChunk []int64 // per chunk: elements equal to the answer
 	overflow bool    // the window held more than maxWindow elements
-	frac     float64 // the fraction of the sample inside the window
+	frac     float64 // the fraction of the sample the pass collects
 	// hists, per chunk: the histogram of the chunk's collected bit
 	// patterns x by bucket (x − lo) >> bucketShift() (nil: not counted
 	// during the pass; resolveWindow counts it)
@@ -79,6 +79,12 @@ type windowQuery struct {
 	// chunkOf, if set, maps the items of above, inside and hists (pieces
 	// of chunks, in order) to chunks; nil: they are the chunks
 	chunkOf []int
+	// edges, when set, means the pass counted the elements equal to lo
+	// and to hi (eqLo, eqHi per item) instead of collecting them: inside
+	// then holds the values strictly between (the bf16 pass; the edges of
+	// a window are often long tie runs)
+	edges      bool
+	eqLo, eqHi []int64
 }
 
 // windowBuckets bounds the buckets of a window's histograms: 16 KiB of
@@ -146,7 +152,7 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	err = merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
 		a := samples[streams[it.Index]]
 		for _, q := range byStream[streams[it.Index]] {
-			if windowFromSample(q, a, n, exact) {
+			if windowFromSample(q, a, n, exact, in != nil) {
 				tooFull[it.Index] = true
 			}
 		}
@@ -230,10 +236,12 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 }
 
 // windowFromSample sets the window of q from the sample a (of a tensor of
-// n elements; the whole tensor when exact). It reports a
-// window the sample already shows to be too full (a huge run of tied
-// values), which would only cost a wasted pass.
-func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull bool) {
+// n elements; the whole tensor when exact). It reports a window the sample
+// already shows to be too full (a huge run of tied values), which would
+// only cost a wasted pass; with edges the pass will count the values equal
+// to the window's edges instead of collecting them, so only the values
+// strictly inside count.
+func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (tooFull bool) {
 	ns := int64(len(a))
 	if exact {
 		v := rankValues(a, []int64{q.Rank})[0]
@@ -254,9 +262,17 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull 
 		q.lo = rankValues(a, []int64{r + margin})[0]
 	}
 	var inside int64
-	for _, x := range a {
-		if x >= q.lo && x <= q.hi {
-			inside++
+	if edges {
+		for _, x := range a {
+			if x > q.lo && x < q.hi {
+				inside++
+			}
+		}
+	} else {
+		for _, x := range a {
+			if x >= q.lo && x <= q.hi {
+				inside++
+			}
 		}
 	}
 	q.frac = float64(inside) / float64(ns)
@@ -495,6 +511,31 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 		size += int64(len(q.inside[c]))
 	}
 	pos := q.Rank - greater
+	if q.edges && pos >= 0 {
+		// The run equal to hi, then the values inside, then the run
+		// equal to lo (one run when lo = hi).
+		var nLo, nHi int64
+		for c := 0; c < nChunks; c++ {
+			nLo += q.eqLo[c]
+			nHi += q.eqHi[c]
+		}
+		edge := func(v uint32, greater, equal int64, per []int64) bool {
+			q.answer = rankAnswer{Bits: v, Greater: greater, Equal: equal}
+			q.perChunk = slices.Clone(per[:nChunks])
+			q.release()
+			return true
+		}
+		switch {
+		case pos < nHi:
+			return edge(q.hi, greater, nHi, q.eqHi)
+		case q.lo == q.hi:
+			return false
+		case pos >= nHi+size && pos < nHi+size+nLo:
+			return edge(q.lo, greater+nHi+size, nLo, q.eqLo)
+		}
+		greater += nHi
+		pos -= nHi
+	}
 	if pos < 0 || pos >= size {
 		return false
 	}
@@ -650,7 +691,7 @@ func (q *windowQuery) release() {
 	for _, b := range q.inside {
 		putWindowBuf(b)
 	}
-	q.inside, q.hists = nil, nil
+	q.inside, q.hists, q.eqLo, q.eqHi = nil, nil, nil, nil
 }
 
 // nthLargest returns the element of descending rank r (0-based) of a,

@@ -28,6 +28,6 @@ func windowMulti(qs []windowArg, b []uint16) {
 	}
 	windowMultiGeneric(tail, b[nv:])
 	for i := range qs {
-		qs[i].count, qs[i].above = tail[i].count, tail[i].above
+		qs[i].count, qs[i].above, qs[i].eqLo, qs[i].eqHi = tail[i].count, tail[i].above, tail[i].eqLo, tail[i].eqHi
 	}
 }

@@ -2,112 +2,107 @@
 
 #include "textflag.h"
 
+DATA absMask<>+0(SB)/8, $0x7fffffff7fffffff
+DATA absMask<>+8(SB)/8, $0x7fffffff7fffffff
+DATA absMask<>+16(SB)/8, $0x7fffffff7fffffff
+DATA absMask<>+24(SB)/8, $0x7fffffff7fffffff
+GLOBL absMask<>(SB), RODATA|NOPTR, $32
+
+// WINDOW8 handles the 8 entries at BX+off of the query: a = |x − b| bits
+// (ya); a > hi (yh) counted into Y9; a == hi into Y11, a == lo into Y15
+// (VPSUBD of the all-ones compare results); inside = (a > lo) AND
+// (hi > a) (yi) — signed compares, every a is below 2³¹ — packed to the
+// front by VPERMD with the indices VPMOVZXBD widens from perm's entry for
+// the mask (yp), stored all 8 at dst + count (R13), and count advanced by
+// their number (gp: a scratch register). yb is scratch.
+#define WINDOW8(off, yb, ya, yh, yi, yp, yq, gp) \
+	VPMOVZXWD off(DX)(BX*2), yb \
+	VPSLLD    $16, yb, yb \
+	VPMOVZXWD off(SI)(BX*2), ya \
+	VPSLLD    $16, ya, ya \
+	VSUBPS    yb, ya, ya \
+	VPAND     absMask<>(SB), ya, ya \
+	VPCMPGTD  Y10, ya, yh \
+	VPSUBD    yh, Y9, Y9 \
+	VPCMPEQD  Y10, ya, yb \
+	VPSUBD    yb, Y11, Y11 \
+	VPCMPEQD  48(R8), ya, yb \
+	VPSUBD    yb, Y15, Y15 \
+	VPCMPGTD  48(R8), ya, yi \
+	VPCMPGTD  ya, Y10, yb \
+	VPAND     yb, yi, yi \
+	VMOVMSKPS yi, gp \
+	VPMOVZXBD (R10)(gp*8), yp \
+	VPERMD    ya, yp, yq \
+	VMOVDQU   yq, (DI)(R13*4) \
+	POPCNTL   gp, gp \
+	ADDQ      gp, R13
+
+// ADDLANES adds the 8 lanes of y into the int64 at mem (X0, X1 scratch).
+#define ADDLANES(y, x, mem) \
+	VEXTRACTI128 $1, y, X0 \
+	VPADDD       X0, x, X0 \
+	VPSHUFD      $0x4e, X0, X1 \
+	VPADDD       X1, X0, X0 \
+	VPSHUFD      $0xb1, X0, X1 \
+	VPADDD       X1, X0, X0 \
+	VMOVD        X0, AX \
+	ADDQ         AX, mem
+
 // func windowMultiAVX2(qs *windowArg, k int, b *uint16, n int, perm *[256]uint64)
 //
-// Query after query (its windowArg at R8, 40 bytes: x, dst, count, above,
-// lo − 1, hi), per 8 entries: a = |x − b| bits (Y2); a > hi (Y3) summed
-// per lane into Y9; inside = (a > lo − 1) AND NOT (a > hi) — signed
-// compares, every a is below 2³¹ — packed to the front by VPERMD with the
-// indices VPMOVZXBD widens from perm's entry for the mask, stored all 8 at
-// dst + count (R13), and count advanced by their number. Y15 holds
-// 0x7fffffff, Y11 lo − 1 and Y10 hi of the query.
+// Query after query (its windowArg at R8: x, dst, count, above, eqLo,
+// eqHi, then lo and hi as 8-lane rows at 48 and 80), two groups of 8
+// entries per iteration (WINDOW8), then one more group if n is not a
+// multiple of 16. Per query Y10 holds hi, Y9/Y11/Y15 the lanes' counts
+// above hi, equal to hi and equal to lo, R13 the count of stored values;
+// lo is a memory operand.
 TEXT ·windowMultiAVX2(SB), NOSPLIT, $0-40
-	MOVQ     qs+0(FP), R8
-	MOVQ     k+8(FP), R9
-	MOVQ     b+16(FP), DX
-	MOVQ     n+24(FP), CX
-	MOVQ     perm+32(FP), R10
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD   $1, Y15, Y15
-	TESTQ    CX, CX
-	JZ       mwdone
+	MOVQ  qs+0(FP), R8
+	MOVQ  k+8(FP), R9
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), CX
+	MOVQ  perm+32(FP), R10
+	TESTQ CX, CX
+	JZ    mwdone
+	MOVQ  CX, R12
+	ANDQ  $-16, R12 // entries in pairs of groups
 
 mwquery:
-	MOVQ         0(R8), SI
-	MOVQ         8(R8), DI
-	MOVQ         16(R8), R13
-	VPBROADCASTD 32(R8), Y11
-	VPBROADCASTD 36(R8), Y10
-	VPXOR        Y9, Y9, Y9
-	XORQ         BX, BX
-
-	MOVQ CX, R12
-	ANDQ $-16, R12 // entries in pairs of groups
-	JZ   mwsingle
+	MOVQ    0(R8), SI
+	MOVQ    8(R8), DI
+	MOVQ    16(R8), R13
+	VMOVDQU 80(R8), Y10
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y11, Y11, Y11
+	VPXOR   Y15, Y15, Y15
+	XORQ    BX, BX
+	TESTQ   R12, R12
+	JZ      mwsingle
 
 mwloop:
-	VPMOVZXWD  (DX)(BX*2), Y0
-	VPSLLD     $16, Y0, Y0
-	VPMOVZXWD  16(DX)(BX*2), Y1
-	VPSLLD     $16, Y1, Y1
-	VPMOVZXWD  (SI)(BX*2), Y2
-	VPSLLD     $16, Y2, Y2
-	VPMOVZXWD  16(SI)(BX*2), Y7
-	VPSLLD     $16, Y7, Y7
-	VSUBPS     Y0, Y2, Y2
-	VSUBPS     Y1, Y7, Y7
-	VPAND      Y15, Y2, Y2 // a
-	VPAND      Y15, Y7, Y7 // a of the second group
-	VPCMPGTD   Y10, Y2, Y3 // a > hi
-	VPCMPGTD   Y10, Y7, Y8
-	VPSUBD     Y3, Y9, Y9
-	VPSUBD     Y8, Y9, Y9
-	VPCMPGTD   Y11, Y2, Y4 // a > lo − 1
-	VPCMPGTD   Y11, Y7, Y12
-	VPANDN     Y4, Y3, Y4  // inside
-	VPANDN     Y12, Y8, Y12
-	VMOVMSKPS  Y4, AX
-	VMOVMSKPS  Y12, R11
-	VPMOVZXBD  (R10)(AX*8), Y5
-	VPMOVZXBD  (R10)(R11*8), Y13
-	VPERMD     Y2, Y5, Y6
-	VPERMD     Y7, Y13, Y14
-	POPCNTL    AX, AX
-	POPCNTL    R11, R11
-	VMOVDQU    Y6, (DI)(R13*4)
-	ADDQ       AX, R13
-	VMOVDQU    Y14, (DI)(R13*4)
-	ADDQ       R11, R13
-	ADDQ       $16, BX
-	CMPQ       BX, R12
-	JB         mwloop
-	CMPQ       BX, CX
-	JAE        mwend
+	WINDOW8(0, Y0, Y2, Y3, Y4, Y5, Y6, AX)
+	WINDOW8(16, Y1, Y7, Y8, Y12, Y13, Y14, R11)
+	ADDQ $16, BX
+	CMPQ BX, R12
+	JB   mwloop
+	CMPQ BX, CX
+	JAE  mwend
 
 mwsingle:
-	VPMOVZXWD (DX)(BX*2), Y0
-	VPSLLD    $16, Y0, Y0
-	VPMOVZXWD (SI)(BX*2), Y2
-	VPSLLD    $16, Y2, Y2
-	VSUBPS    Y0, Y2, Y2
-	VPAND     Y15, Y2, Y2
-	VPCMPGTD  Y10, Y2, Y3
-	VPSUBD    Y3, Y9, Y9
-	VPCMPGTD  Y11, Y2, Y4
-	VPANDN    Y4, Y3, Y4
-	VMOVMSKPS Y4, AX
-	VPMOVZXBD (R10)(AX*8), Y5
-	VPERMD    Y2, Y5, Y6
-	VMOVDQU   Y6, (DI)(R13*4)
-	POPCNTL   AX, AX
-	ADDQ      AX, R13
-	ADDQ      $8, BX
-	CMPQ      BX, CX
-	JB        mwsingle
+	WINDOW8(0, Y0, Y2, Y3, Y4, Y5, Y6, AX)
+	ADDQ $8, BX
+	CMPQ BX, CX
+	JB   mwsingle
 
 mwend:
-	MOVQ         R13, 16(R8)
-	VEXTRACTI128 $1, Y9, X0
-	VPADDD       X0, X9, X0
-	VPSHUFD      $0x4e, X0, X1
-	VPADDD       X1, X0, X0
-	VPSHUFD      $0xb1, X0, X1
-	VPADDD       X1, X0, X0
-	VMOVD        X0, AX
-	ADDQ         AX, 24(R8)
-	ADDQ         $40, R8
-	DECQ         R9
-	JNZ          mwquery
+	MOVQ R13, 16(R8)
+	ADDLANES(Y9, X9, 24(R8))
+	ADDLANES(Y15, X15, 32(R8))
+	ADDLANES(Y11, X11, 40(R8))
+	ADDQ $112, R8
+	DECQ R9
+	JNZ  mwquery
 
 mwdone:
 	VZEROUPPER
