@@ -188,10 +188,10 @@ func TestNthLargest(t *testing.T) {
 	}
 }
 
-// TestRankValues checks the sample's rank selection against sorting:
-// values spread over many binades, values packed into one bucket, long tie
-// runs, and the extreme ranks.
-func TestRankValues(t *testing.T) {
+// TestSampleHist checks the sample's rank selection and window counts
+// against sorting: values spread over many binades, values packed into
+// one bucket, long tie runs, and the extreme ranks.
+func TestSampleHist(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	gens := map[string]func() uint32{
 		"spread": func() uint32 { return math.Float32bits(float32(r.NormFloat64()*1e-3)) & 0x7fffffff },
@@ -207,17 +207,34 @@ func TestRankValues(t *testing.T) {
 				a[i] = gen()
 			}
 			orig := slices.Clone(a)
-			sorted := slices.Clone(a)
-			slices.Sort(sorted)
-			rs := []int64{0, int64(n - 1), int64(r.IntN(n)), int64(r.IntN(n))}
-			got := rankValues(a, rs)
-			for i, k := range rs {
-				if want := sorted[n-1-int(k)]; got[i] != want {
-					t.Fatalf("%s: rank %d of %d values: %#x, want %#x", name, k, n, got[i], want)
+			desc := slices.Clone(a)
+			slices.Sort(desc)
+			slices.Reverse(desc)
+			h := newSampleHist(a)
+			for _, k := range []int64{0, int64(n - 1), int64(r.IntN(n))} {
+				if got := h.rank(k); got != desc[k] {
+					t.Fatalf("%s: rank %d of %d values: %#x, want %#x", name, k, n, got, desc[k])
+				}
+			}
+			rHi := int64(r.IntN(n))
+			rLo := rHi + int64(r.IntN(n-int(rHi)))
+			for _, strict := range []bool{false, true} {
+				hi, lo, inside := h.window(rHi, rLo, strict)
+				if hi != desc[rHi] || lo != desc[rLo] {
+					t.Fatalf("%s: window of ranks %d, %d: %#x-%#x, want %#x-%#x", name, rHi, rLo, lo, hi, desc[rLo], desc[rHi])
+				}
+				var want int64
+				for _, x := range orig {
+					if (!strict && x >= lo && x <= hi) || (strict && x > lo && x < hi) {
+						want++
+					}
+				}
+				if inside != want {
+					t.Fatalf("%s: window %#x-%#x (strict %v): %d inside, want %d", name, lo, hi, strict, inside, want)
 				}
 			}
 			if !slices.Equal(a, orig) {
-				t.Fatalf("%s: rankValues reordered its input", name)
+				t.Fatalf("%s: sampleHist reordered the sample", name)
 			}
 		}
 	}

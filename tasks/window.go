@@ -243,8 +243,9 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 // strictly inside count.
 func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (tooFull bool) {
 	ns := int64(len(a))
+	h := newSampleHist(a)
 	if exact {
-		v := rankValues(a, []int64{q.Rank})[0]
+		v := h.rank(q.Rank)
 		q.lo, q.hi = v, v
 		return false
 	}
@@ -252,31 +253,36 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (t
 	r := int64(p * float64(ns))
 	margin := int64(windowSigma*math.Sqrt(float64(ns)*p*(1-p))) + 2
 	q.hi, q.lo = 0x7fffffff, 0
-	switch hiOK, loOK := r-margin >= 0, r+margin < ns; {
-	case hiOK && loOK:
-		v := rankValues(a, []int64{r - margin, r + margin})
-		q.hi, q.lo = v[0], v[1]
-	case hiOK:
-		q.hi = rankValues(a, []int64{r - margin})[0]
-	case loOK:
-		q.lo = rankValues(a, []int64{r + margin})[0]
-	}
 	var inside int64
-	if edges {
-		for _, x := range a {
-			if x > q.lo && x < q.hi {
-				inside++
-			}
-		}
+	if hiOK, loOK := r-margin >= 0, r+margin < ns; hiOK && loOK {
+		q.hi, q.lo, inside = h.window(r-margin, r+margin, edges)
 	} else {
-		for _, x := range a {
-			if x >= q.lo && x <= q.hi {
-				inside++
-			}
+		if hiOK {
+			q.hi = h.rank(r - margin)
 		}
+		if loOK {
+			q.lo = h.rank(r + margin)
+		}
+		inside = countWindow(a, q.lo, q.hi, edges)
 	}
 	q.frac = float64(inside) / float64(ns)
 	return float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow
+}
+
+// countWindow counts the values of a in [lo, hi], or in (lo, hi) when
+// strict.
+func countWindow(a []uint32, lo, hi uint32, strict bool) int64 {
+	var n int64
+	for _, x := range a {
+		in := x >= lo && x <= hi
+		if strict {
+			in = x > lo && x < hi
+		}
+		if in {
+			n++
+		}
+	}
+	return n
 }
 
 // rankShift maps a |δ| bit pattern (< 2³¹) to one of rankBuckets
@@ -286,32 +292,83 @@ const (
 	rankBuckets = 1 << (31 - rankShift)
 )
 
-// rankValues returns the elements of descending ranks rs (0-based, each
-// below len(a)) of a, which must hold bit patterns below 2³¹, without
-// reordering a: one histogram pass finds each rank's bucket, and the
-// bucket's elements alone are selected exactly (quickselect on the whole
-// sample costs several times more).
-func rankValues(a []uint32, rs []int64) []uint32 {
-	var hist [rankBuckets]uint32
+// sampleHist selects ranks of a sample of bit patterns below 2³¹ without
+// reordering it: a histogram of its buckets finds a rank's bucket, and
+// the bucket's elements alone are selected exactly (quickselect on the
+// whole sample costs several times more).
+type sampleHist struct {
+	a    []uint32
+	hist [rankBuckets]uint32
+}
+
+func newSampleHist(a []uint32) *sampleHist {
+	h := &sampleHist{a: a}
 	for _, x := range a {
-		hist[(x>>rankShift)&(rankBuckets-1)]++
+		h.hist[(x>>rankShift)&(rankBuckets-1)]++
 	}
-	out := make([]uint32, len(rs))
-	for i, r := range rs {
-		var above int64 // elements in buckets above b
-		b := rankBuckets - 1
-		for ; b > 0 && r >= above+int64(hist[b]); b-- {
-			above += int64(hist[b])
-		}
-		in := make([]uint32, 0, hist[b])
-		for _, x := range a {
-			if x>>rankShift == uint32(b) {
-				in = append(in, x)
+	return h
+}
+
+// bucket returns the bucket of descending rank r and the number of
+// elements in the buckets above it.
+func (h *sampleHist) bucket(r int64) (b uint32, above int64) {
+	b = rankBuckets - 1
+	for ; b > 0 && r >= above+int64(h.hist[b]); b-- {
+		above += int64(h.hist[b])
+	}
+	return b, above
+}
+
+// collect returns the elements of buckets b1 and b2 (one pass; the same
+// slice twice when b1 = b2).
+func (h *sampleHist) collect(b1, b2 uint32) (v1, v2 []uint32) {
+	v1 = make([]uint32, 0, h.hist[b1])
+	if b1 == b2 {
+		for _, x := range h.a {
+			if x>>rankShift == b1 {
+				v1 = append(v1, x)
 			}
 		}
-		out[i] = nthLargest(in, r-above)
+		return v1, v1
 	}
-	return out
+	v2 = make([]uint32, 0, h.hist[b2])
+	for _, x := range h.a {
+		switch x >> rankShift {
+		case b1:
+			v1 = append(v1, x)
+		case b2:
+			v2 = append(v2, x)
+		}
+	}
+	return v1, v2
+}
+
+// rank returns the element of descending rank r (0-based, below the
+// sample's length).
+func (h *sampleHist) rank(r int64) uint32 {
+	b, above := h.bucket(r)
+	v, _ := h.collect(b, b)
+	return nthLargest(v, r-above)
+}
+
+// window returns the elements hi and lo of descending ranks rHi ≤ rLo and
+// the number of elements in [lo, hi] — in (lo, hi) when strict — from one
+// more pass over the sample.
+func (h *sampleHist) window(rHi, rLo int64, strict bool) (hi, lo uint32, inside int64) {
+	bh, ah := h.bucket(rHi)
+	bl, al := h.bucket(rLo)
+	vh, vl := h.collect(bh, bl)
+	hi = nthLargest(vh, rHi-ah)
+	lo = nthLargest(vl, rLo-al)
+	// Buckets strictly between lo's and hi's hold values strictly inside.
+	for b := bl + 1; b < bh; b++ {
+		inside += int64(h.hist[b])
+	}
+	inside += countWindow(vh, lo, hi, strict)
+	if bl != bh {
+		inside += countWindow(vl, lo, hi, strict)
+	}
+	return hi, lo, inside
 }
 
 // rankBounds are the descending ranks [lo, hi) a model keeps.
