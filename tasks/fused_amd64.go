@@ -149,10 +149,25 @@ func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above 
 	return count + c, above + a
 }
 
-// l1BF16AVX2 is l1BF16Generic over n entries, n a multiple of 16.
+// l1BF16AVX2 is l1BF16Generic over n entries, n a multiple of 16; rows
+// is l1MaskRows.
 //
 //go:noescape
-func l1BF16AVX2(acc *[2][l1Lanes]float64, x, b *uint16, bits *byte, n int)
+func l1BF16AVX2(acc *[2][l1Lanes]float64, x, b *uint16, bits *byte, n int, rows *[256][8]uint64)
+
+// l1MaskRows holds, for each mask byte, 8 lanes of 64 bits: all ones where
+// the byte's bit is set. Read-only.
+var l1MaskRows = func() *[256][8]uint64 {
+	var r [256][8]uint64
+	for m := range 256 {
+		for j := range 8 {
+			if m>>j&1 != 0 {
+				r[m][j] = ^uint64(0)
+			}
+		}
+	}
+	return &r
+}()
 
 // l1BF16 is l1BF16Generic, in AVX2 where the CPU has it.
 func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) {
@@ -162,7 +177,7 @@ func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) {
 	}
 	if nv > 0 {
 		_, _ = x[nv-1], bits[nv/8-1]
-		l1BF16AVX2(acc, &x[0], &b[0], &bits[0], nv)
+		l1BF16AVX2(acc, &x[0], &b[0], &bits[0], nv, l1MaskRows)
 	}
 	if nv < len(b) {
 		l1BF16Generic(acc, x[nv:len(b)], b[nv:], bits[nv/8:])
