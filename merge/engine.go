@@ -452,14 +452,8 @@ type ExecOptions struct {
 // than a chunk run one after another with parallel chunks; smaller ones run
 // in parallel with each other. Output positions are fixed, so the result does
 // not depend on the thread count.
-func Execute(ctx context.Context, plan *Plan, w *formats.Writer, opts ExecOptions) (err error) {
+func Execute(ctx context.Context, plan *Plan, w *formats.Writer, opts ExecOptions) error {
 	threads := max(opts.Threads, 1)
-	wq := newWriteQueue()
-	defer func() {
-		if qerr := wq.close(); err == nil {
-			err = qerr
-		}
-	}()
 	specs := map[string]formats.TensorSpec{}
 	for _, s := range plan.Specs {
 		specs[s.Name] = s
@@ -476,7 +470,7 @@ func Execute(ctx context.Context, plan *Plan, w *formats.Writer, opts ExecOption
 		t.outDT = spec.DType
 		esz := int64(spec.DType.Size())
 		if t.Out == nil {
-			t.Out = &writerSink{w: w, name: t.Name, q: wq, done: func(n int64) {
+			t.Out = &writerSink{w: w, name: t.Name, done: func(n int64) {
 				if opts.Progress != nil {
 					opts.Progress(n * esz)
 				}

@@ -133,7 +133,6 @@ type writerSink struct {
 	w    *formats.Writer
 	name string
 	done func(n int64)
-	q    *writeQueue // QueueRaw's queue (nil: it writes inline)
 }
 
 func (s *writerSink) Write(src []float32, off int64) error {

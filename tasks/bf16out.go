@@ -47,17 +47,11 @@ func (o *bf16Out) at(off int64, n int) []uint16 {
 	return (*o.buf)[off-o.lo : off-o.lo+int64(n)]
 }
 
-// write writes the piece and releases it: queued when the sink has a
-// write queue (merge.QueuedRawWriter; the writer goroutine releases it),
-// at once otherwise.
+// write writes the piece and releases it.
 func (o *bf16Out) write() error {
-	enc := *o.buf
-	p := unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc))
-	if q, ok := o.w.(merge.QueuedRawWriter); ok {
-		return q.QueueRaw(p, o.lo, o.release)
-	}
 	defer o.release()
-	return o.w.WriteRaw(p, o.lo)
+	enc := *o.buf
+	return o.w.WriteRaw(unsafe.Slice((*byte)(unsafe.Pointer(&enc[0])), 2*len(enc)), o.lo)
 }
 
 // release recycles the piece's buffer (nil: nothing to do).
