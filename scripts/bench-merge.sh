@@ -26,24 +26,31 @@
 #   KEEP=1           keep the generated models and outputs
 #   ONLY="ties ..."  run only these of task_arithmetic, ties, dare_ties, slerp
 #   OLD=BIN          also time this gomerge binary (a build of an older
-#                    commit) right after each run of the new one
+#                    commit) next to each run of the new one (after it in
+#                    odd rounds, before it in even ones)
 #   ROUNDS=N         repeat the cat baseline and the runs N times (default 1)
 #
 # Passes over the inputs: task_arithmetic reads every input once; ties
-# twice per tensor (a sample of ~1/256 of it fixes a window around each
-# top-k threshold, one pass collects the window, one pass merges) or three
-# times when a threshold's tie run is too large for a window (two
-# radix-selection passes, then the merge; expected for big mode's
-# 1.5e9-element embedding, whose bf16 deltas take few distinct values);
-# dare_ties twice (L1-norm pass, merge pass; the random masks are drawn
-# once, in the L1 pass, and kept as one bit per element for the merge pass
-# when a tensor's masks fit in 256 MiB); slerp twice (dot products and
-# norms, then the merge). On bf16 inputs the passes of ties and dare_ties
-# read the stored values in place from one memory mapping per tensor (no
-# pread; pages dropped once per half-chunk by the last pass over it, or by
-# every pass for tensors over 128 MiB of inputs) in 16K-element blocks and
-# run one fused AVX2 kernel per block (tasks/fused.go, tasks/bf16inputs.go).
-# Every method writes its output once, which `cat` does not.
+# twice per tensor: a sample of ~1/256 of it (at least 64K elements per
+# model) fixes a window of |delta| bit patterns around each top-k
+# threshold; one pass counts, per half-chunk, the elements above the window
+# and equal to each of its two edges (often long tie runs) and collects the
+# few strictly inside; one pass merges. Only a window the sample misses, or
+# one too full inside, costs two radix-selection passes instead (same
+# result). dare_ties reads twice (L1-norm pass, merge pass; the random
+# masks are drawn once, in the L1 pass, straight from the ChaCha8 stream
+# into mask bits, and kept as one bit per element for the merge pass when a
+# tensor's masks fit in 256 MiB); slerp twice (dot products and norms, then
+# the merge). On bf16 inputs the passes of ties and dare_ties read the
+# stored values in place from one memory mapping per tensor (no pread;
+# pages dropped once per half-chunk by the last pass over it, or by every
+# pass for tensors over 128 MiB of inputs) in 16K-element blocks and run
+# one fused AVX2 kernel per block (tasks/fused.go, tasks/bf16inputs.go);
+# the merge kernel writes bf16 directly. Every method writes its output
+# once, which `cat` does not: on this VM writing 2 GB into the page cache
+# costs 0.5 s of CPU when the memory was freed a moment ago and 3.5-4 s
+# when the hypervisor has taken it back (seconds later), so write-heavy
+# figures vary from run to run.
 set -euo pipefail
 
 MODE=${1:-family}
@@ -123,8 +130,14 @@ run() { # run NAME GOAL CAT_WALL CAT_CPU gomerge-args...
 	if [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]]; then
 		return
 	fi
-	local bin label
-	for bin in "$WORK/gomerge" ${OLD:+"$OLD"}; do
+	local bin label bins=("$WORK/gomerge" ${OLD:+"$OLD"})
+	if [[ -n "${OLD:-}" ]] && ((round % 2 == 0)); then
+		# Alternate the order: a run right after another's output was
+		# deleted writes into memory the VM has not yet taken back, which
+		# makes its writes cheaper.
+		bins=("$OLD" "$WORK/gomerge")
+	fi
+	for bin in "${bins[@]}"; do
 		label=$name
 		if [[ "$bin" != "$WORK/gomerge" ]]; then
 			label="$name(old)"
