@@ -14,8 +14,11 @@ import (
 // over the data instead of the two of the radix selection: a sample of
 // evenly spaced pieces of the tensor gives, per query, a window of bit
 // patterns that holds the answer with overwhelming probability; one pass
-// counts the elements above each window and collects, chunk by chunk in
-// position order, the ones inside it. The answer is then exact, and the
+// counts the elements above each window and collects, chunk by chunk, the
+// ones inside it. The pass over stored bf16 values only counts the
+// elements equal to the window's two edges — bf16 deltas take few
+// distinct values, so the edges are usually long tie runs — and collects
+// the few strictly between. The answer is then exact, and the counts and
 // collected elements also give every chunk's number of threshold ties, so
 // the merge pass needs no tie counting of its own. If a window misses the
 // answer (or would hold too many elements) the caller falls back to the
