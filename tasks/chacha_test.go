@@ -93,7 +93,7 @@ func streamMaskNext(s *chachaStream, words []uint64, bits []byte, n int, thr uin
 			m := min(chachaWords-s.pos, (n-done+1)/2)
 			e := min(2*m, n-done)
 			r := unsafe.Slice((*uint32)(unsafe.Pointer(&s.buf[s.pos])), 2*m)[:e]
-			maskBits(bits[done/8:], r, uint32(thr))
+			maskBitsGeneric(bits[done/8:], r, uint32(thr))
 			s.pos += m
 			done += e
 		}
@@ -111,7 +111,7 @@ func streamMaskNext(s *chachaStream, words []uint64, bits []byte, n int, thr uin
 		}
 		return
 	}
-	maskBits(bits, unsafe.Slice((*uint32)(unsafe.Pointer(&w[0])), 2*nw)[:n], uint32(thr))
+	maskBitsGeneric(bits, unsafe.Slice((*uint32)(unsafe.Pointer(&w[0])), 2*nw)[:n], uint32(thr))
 }
 
 // rngMask is the documented rule on merge.RNG's generator (math/rand/v2's
@@ -257,8 +257,9 @@ func TestChachaMaskMatchesGeneric(t *testing.T) {
 }
 
 // BenchmarkMaskDraw compares, per element, the masks of a chunk drawn
-// block by block from the stream's buffered values and maskBits (stream)
-// with chachaMask's fused kernel (fused).
+// block by block from the stream's buffered values and the reference
+// threshold compare, maskBitsGeneric (stream), with chachaMask's fused
+// kernel (fused).
 func BenchmarkMaskDraw(b *testing.B) {
 	const chunk = 64 * fusedBlock
 	key := rngKey(1, "w", 0, 0)

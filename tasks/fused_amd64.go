@@ -183,23 +183,3 @@ func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) {
 		l1BF16Generic(acc, x[nv:len(b)], b[nv:], bits[nv/8:])
 	}
 }
-
-// maskBitsAVX2 is maskBitsGeneric over n values, n a multiple of 8.
-//
-//go:noescape
-func maskBitsAVX2(bits *byte, r *uint32, n int, thr uint32)
-
-// maskBits is maskBitsGeneric, in AVX2 where the CPU has it.
-func maskBits(bits []byte, r []uint32, thr uint32) {
-	nv := 0
-	if useAVX2 {
-		nv = len(r) &^ 7
-	}
-	if nv > 0 {
-		_ = bits[nv/8-1]
-		maskBitsAVX2(&bits[0], &r[0], nv, thr)
-	}
-	if nv < len(r) {
-		maskBitsGeneric(bits[nv/8:], r[nv:], thr)
-	}
-}

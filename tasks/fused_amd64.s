@@ -194,38 +194,6 @@ wdone:
 	MOVQ         AX, above+56(FP)
 	RET
 
-// func maskBitsAVX2(bits *byte, r *uint32, n int, thr uint32)
-//
-// Per 8 values: bit set where r < thr (unsigned, as a signed comparison of
-// the values XOR 1<<31).
-TEXT ·maskBitsAVX2(SB), NOSPLIT, $0-28
-	MOVQ         bits+0(FP), DI
-	MOVQ         r+8(FP), SI
-	MOVQ         n+16(FP), CX
-	MOVL         thr+24(FP), AX
-	XORL         $0x80000000, AX
-	VMOVD        AX, X1
-	VPBROADCASTD X1, Y1
-	VPCMPEQD     Y13, Y13, Y13
-	VPSLLD       $31, Y13, Y13
-	SHRQ         $3, CX
-	JZ           mdone
-
-mloop:
-	VMOVDQU   (SI), Y0
-	VPXOR     Y13, Y0, Y0
-	VPCMPGTD  Y0, Y1, Y0 // thr > r
-	VMOVMSKPS Y0, AX
-	MOVB      AX, (DI)
-	ADDQ      $32, SI
-	INCQ      DI
-	DECQ      CX
-	JNZ       mloop
-
-mdone:
-	VZEROUPPER
-	RET
-
 // func electRulesAVX2(out *float32, base *uint16, tab *electRow, k, n int, scratch *float32, cfg *electCfg, bits bool)
 //
 // electBF16AVX2 for models that all keep by one rule: with bits false

@@ -22,5 +22,3 @@ func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above 
 }
 
 func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) { l1BF16Generic(acc, x, b, bits) }
-
-func maskBits(bits []byte, r []uint32, thr uint32) { maskBitsGeneric(bits, r, thr) }
