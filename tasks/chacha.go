@@ -9,10 +9,12 @@ import (
 // DARE's masks are drawn from merge.Task.RNG: a math/rand/v2 ChaCha8
 // generator per (seed, tensor, model, chunk), two 32-bit draws per 64-bit
 // value. Calling Rand.Uint64 per value costs more than everything else
-// the merge does, so the blocked passes generate the same values in bulk:
-// chachaStream is the ChaCha8Rand construction math/rand/v2 implements
-// (c2sp.org/chacha8rand), written from its specification, producing the
-// same values (a test compares them with Task.RNG).
+// the merge does, so the blocked passes compute the same values in bulk:
+// chachaIterationGeneric is the ChaCha8Rand construction math/rand/v2
+// implements (c2sp.org/chacha8rand), written from its specification, and
+// chachaMask turns whole iterations into keep masks (in AVX2 without
+// storing the values). Tests compare the values with Task.RNG and the
+// masks with the documented rule.
 
 // chachaWords is the number of 64-bit values one ChaCha8Rand iteration
 // produces (16 ChaCha8 blocks = 128 values, the last 4 reseed).
@@ -29,38 +31,15 @@ func rngKey(seed uint64, tensor string, model, chunk int) [4]uint64 {
 	return key
 }
 
-// chachaStream yields the values of rand.New(rand.NewChaCha8(key)).Uint64
-// in bulk (fill), or their keep masks (chachaMask, which uses only seed and
-// state).
+// chachaStream is the state of one ChaCha8Rand stream: the seed of its
+// next iteration, that iteration's values (buf; the tests hand them out as
+// rand.New(rand.NewChaCha8(key)).Uint64 would), and scratch for the AVX2
+// kernel. chachaMask turns its iterations into keep masks.
 type chachaStream struct {
 	seed  [4]uint64
 	buf   [128]uint64
 	pos   int // next value of buf to hand out
 	state [16][8]uint32
-}
-
-func newChachaStream(key [4]uint64) *chachaStream {
-	return &chachaStream{seed: key, pos: chachaWords}
-}
-
-// fill sets dst to the stream's next len(dst) values.
-func (s *chachaStream) fill(dst []uint64) {
-	for len(dst) > 0 {
-		if s.pos == chachaWords {
-			s.refill()
-		}
-		n := copy(dst, s.buf[s.pos:chachaWords])
-		s.pos += n
-		dst = dst[n:]
-	}
-}
-
-// refill computes the next iteration into buf and reseeds (pos must be
-// chachaWords: every value of buf handed out).
-func (s *chachaStream) refill() {
-	chachaIteration(s)
-	s.seed = [4]uint64(s.buf[chachaWords:])
-	s.pos = 0
 }
 
 // chachaIterationGeneric fills s.buf with one iteration of 16 ChaCha8

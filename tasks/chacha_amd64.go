@@ -2,23 +2,6 @@
 
 package tasks
 
-// chachaBlocks8AVX2 computes the 8 ChaCha8 blocks of counters counter to
-// counter+7 keyed by seed, using state as scratch, and stores them in the
-// ChaCha8Rand layout as 64 values at out (two groups of four blocks).
-//
-//go:noescape
-func chachaBlocks8AVX2(state *[16][8]uint32, seed *[4]uint64, out *uint64, counter uint32)
-
-// chachaIteration is chachaIterationGeneric, in AVX2 where the CPU has it.
-func chachaIteration(s *chachaStream) {
-	if !useAVX2 {
-		chachaIterationGeneric(s)
-		return
-	}
-	chachaBlocks8AVX2(&s.state, &s.seed, &s.buf[0], 0)
-	chachaBlocks8AVX2(&s.state, &s.seed, &s.buf[64], 8)
-}
-
 // chachaMaskAVX2 is chachaMaskGeneric for iters ≥ 0 iterations into the
 // 31·iters+1 bytes at bits, computing the blocks and comparing their
 // words with thr in registers; state is scratch.

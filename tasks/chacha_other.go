@@ -2,8 +2,6 @@
 
 package tasks
 
-func chachaIteration(s *chachaStream) { chachaIterationGeneric(s) }
-
 func chachaMask(s *chachaStream, bits []byte, iters int, thr uint32) {
 	chachaMaskGeneric(s, bits, iters, thr)
 }
