@@ -406,6 +406,27 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			ps[k].band.apply(d[k], lo, hi, inLo, inHi)
 		}
 	case sparseRandom:
+		if m.draw == nil {
+			// The default draw, as mask bits in bulk (bernoulliMask's
+			// rule; tests compare them).
+			bits := make([]byte, (c.Len()+7)/8)
+			for k := range ps {
+				if d[k] == nil || !ps[k].sparse || ps[k].zero {
+					continue
+				}
+				p := float32(ps[k].density)
+				md := newMaskDraw(t, k, c, float64(p))
+				md.next(bits, int(c.Len()))
+				putMaskDraw(md)
+				if exact {
+					for i := range d[k] {
+						d[k][i] /= p
+					}
+				}
+				applyBits(d[k], bits)
+			}
+			break
+		}
 		draw := m.drawer()
 		keep := make([]bool, c.Len())
 		for k := range ps {
@@ -453,6 +474,28 @@ func (m *gta) drawer() maskDrawer {
 	return m.draw
 }
 
+// laneMasks holds, for each mask byte, 8 lanes of 32 bits: all ones where
+// the byte's bit is set. Read-only.
+var laneMasks = func() *[256][8]uint32 {
+	var r [256][8]uint32
+	for m := range 256 {
+		for j := range 8 {
+			if m>>j&1 != 0 {
+				r[m][j] = ^uint32(0)
+			}
+		}
+	}
+	return &r
+}()
+
+// applyBitsGeneric zeroes d[i] where bit i of bits (bit i&7 of byte i>>3)
+// is clear, as applyKeep does for the same mask as bools.
+func applyBitsGeneric(d []float32, bits []byte) {
+	for i := range d {
+		d[i] = math.Float32frombits(math.Float32bits(d[i]) & -(uint32(bits[i>>3]>>(i&7)) & 1))
+	}
+}
+
 // applyKeep zeroes d[i] where keep[i] is false, without branches (the
 // mask is random, so a branch would be mispredicted half the time).
 func applyKeep(d []float32, keep []bool) {
@@ -493,18 +536,19 @@ func dellaProbs(p, row []float32, density, eps float64, keys []uint64) []uint64 
 // bernoulliMask is the default maskDrawer: each entry compares 32 random
 // bits of the (seed, tensor, model, chunk) stream with its probability.
 func bernoulliMask(t *merge.Task, model int, c merge.Chunk, p []float32, keep []bool) {
-	rng := t.RNG(model, c.Index)
 	if len(p) == 1 {
-		thr := keepThreshold(p[0])
-		for i := 0; i < len(keep); i += 2 {
-			bits := rng.Uint64()
-			keep[i] = bits&0xffffffff < thr
-			if i+1 < len(keep) {
-				keep[i+1] = bits>>32 < thr
-			}
+		// The same draws in bulk: maskDraw turns the stream's iterations
+		// into mask bits (tested against t.RNG and this rule).
+		d := newMaskDraw(t, model, c, float64(p[0]))
+		defer putMaskDraw(d)
+		bits := make([]byte, (len(keep)+7)/8)
+		d.next(bits, len(keep))
+		for i := range keep {
+			keep[i] = bits[i>>3]>>(i&7)&1 != 0
 		}
 		return
 	}
+	rng := t.RNG(model, c.Index)
 	for i := 0; i < len(keep); i += 2 {
 		bits := rng.Uint64()
 		keep[i] = bits&0xffffffff < keepThreshold(p[i])

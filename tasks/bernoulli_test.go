@@ -1,0 +1,76 @@
+package tasks
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/gomerge/gomerge/merge"
+)
+
+// TestBernoulliMaskMatchesRNG checks bernoulliMask's bulk draw of one
+// keep probability against its rule spelled out on the task's stream:
+// entry i keeps when 32-bit draw i (the halves of successive Uint64
+// values, low half first) is below keepThreshold(p).
+func TestBernoulliMaskMatchesRNG(t *testing.T) {
+	for _, seed := range []uint64{0, 7} {
+		task := &merge.Task{Name: "model.layers.3.mlp.up_proj.weight", Seed: seed}
+		for _, p := range []float32{0, 1e-3, 0.3, 0.5, 0.9, 1} {
+			for _, n := range []int{1, 2, 7, 8, 247, 248, 249, 1000, 16<<10 + 3, 70001} {
+				for _, model := range []int{0, 2} {
+					c := merge.Chunk{Index: 5, Lo: 0, Hi: int64(n)}
+					got := make([]bool, n)
+					bernoulliMask(task, model, c, []float32{p}, got)
+					rng := task.RNG(model, c.Index)
+					thr := keepThreshold(p)
+					var v uint64
+					for i := range got {
+						if i%2 == 0 {
+							v = rng.Uint64()
+						}
+						want := v&0xffffffff < thr
+						if i%2 == 1 {
+							want = v>>32 < thr
+						}
+						if got[i] != want {
+							t.Fatalf("seed %d p %v n %d model %d: entry %d keeps %v, the rule says %v", seed, p, n, model, i, got[i], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestApplyBits checks applyBits against applyKeep with the same mask as
+// bools, on odd lengths and special values.
+func TestApplyBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN()), 1e-45, -3}
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 1001} {
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(r.NormFloat64())
+			if r.IntN(10) == 0 {
+				d[i] = special[r.IntN(len(special))]
+			}
+		}
+		bits := make([]byte, (n+7)/8)
+		keep := make([]bool, n)
+		for i := range bits {
+			bits[i] = byte(r.Uint32())
+		}
+		for i := range keep {
+			keep[i] = bits[i>>3]>>(i&7)&1 != 0
+		}
+		got, want := slices.Clone(d), slices.Clone(d)
+		applyBits(got, bits)
+		applyKeep(want, keep)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d entry %d: %x, applyKeep %x", n, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+}
