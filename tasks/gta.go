@@ -519,18 +519,65 @@ func dellaProbs(p, row []float32, density, eps float64, keys []uint64) []uint64 
 		p[0] = float32(density)
 		return keys
 	}
-	keys = keys[:0]
-	for i, v := range row {
-		keys = append(keys, uint64(absBits(v))<<32|uint64(i))
-	}
-	slices.Sort(keys)
+	var sorted []uint64
+	sorted, keys = sortByMagnitude(row, keys)
 	lo := float32(density - eps)
 	span := float32(2 * eps)
-	for r, key := range keys {
+	for r, key := range sorted {
 		norm := float32(r) / float32(n-1)
 		p[uint32(key)] = lo + norm*span
 	}
 	return keys
+}
+
+// sortByMagnitude returns the row's entries as keys |v| bits << 32 | i in
+// ascending order (ties by position), held in scratch (grown as needed;
+// returned for the next call): an LSD
+// radix sort of the |v| bits, 8 at a time, which is stable, so it gives the
+// order sorting the keys would, faster on rows of thousands. Digits every
+// key shares are skipped.
+func sortByMagnitude(row []float32, scratch []uint64) (sorted, scratchOut []uint64) {
+	n := len(row)
+	if cap(scratch) < 2*n {
+		scratch = make([]uint64, 2*n)
+	}
+	a, b := scratch[:n], scratch[n:2*n]
+	and, or := ^uint32(0), uint32(0)
+	for i, v := range row {
+		k := absBits(v)
+		a[i] = uint64(k)<<32 | uint64(i)
+		and &= k
+		or |= k
+	}
+	for d := range 4 {
+		shift := 32 + 8*uint(d)
+		if (and^or)>>(8*d)&0xff == 0 {
+			continue // every key has this digit
+		}
+		// Two histograms, even and odd entries: runs of equal digits
+		// (rows of tied values) would chain every increment on one
+		// counter.
+		var h0, h1 [256]uint32
+		m := n &^ 1
+		for i := 0; i < m; i += 2 {
+			h0[uint8(a[i]>>shift)]++
+			h1[uint8(a[i+1]>>shift)]++
+		}
+		if m < n {
+			h0[uint8(a[m]>>shift)]++
+		}
+		sum := uint32(0)
+		for j := range h0 {
+			h0[j], sum = sum, sum+h0[j]+h1[j]
+		}
+		for _, x := range a {
+			j := uint8(x >> shift)
+			b[h0[j]] = x
+			h0[j]++
+		}
+		a, b = b, a
+	}
+	return a, scratch
 }
 
 // bernoulliMask is the default maskDrawer: each entry compares 32 random
