@@ -9,32 +9,48 @@ import (
 	"github.com/gomerge/gomerge/merge"
 )
 
-// TestBernoulliMaskMatchesRNG checks bernoulliMask's bulk draw of one
-// keep probability against its rule spelled out on the task's stream:
-// entry i keeps when 32-bit draw i (the halves of successive Uint64
-// values, low half first) is below keepThreshold(p).
+// TestBernoulliMaskMatchesRNG checks bernoulliMask's draws, of one keep
+// probability (in bulk) and of one per entry, against its rule spelled out
+// on the task's stream: entry i keeps when 32-bit draw i (the halves of
+// successive Uint64 values, low half first) is below keepThreshold of its
+// probability; bits above the chunk stay clear.
 func TestBernoulliMaskMatchesRNG(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
 	for _, seed := range []uint64{0, 7} {
 		task := &merge.Task{Name: "model.layers.3.mlp.up_proj.weight", Seed: seed}
-		for _, p := range []float32{0, 1e-3, 0.3, 0.5, 0.9, 1} {
+		for _, p := range []float32{0, 1e-3, 0.3, 0.5, 0.9, 1, -1} {
 			for _, n := range []int{1, 2, 7, 8, 247, 248, 249, 1000, 16<<10 + 3, 70001} {
 				for _, model := range []int{0, 2} {
+					ps := []float32{p}
+					if p < 0 { // a probability per entry
+						ps = make([]float32, n)
+						for i := range ps {
+							ps[i] = r.Float32()
+						}
+					}
 					c := merge.Chunk{Index: 5, Lo: 0, Hi: int64(n)}
-					got := make([]bool, n)
-					bernoulliMask(task, model, c, []float32{p}, got)
+					bits := make([]byte, (n+7)/8)
+					for i := range bits {
+						bits[i] = 0xa5 // stale
+					}
+					bernoulliMask(task, model, c, ps, bits)
 					rng := task.RNG(model, c.Index)
-					thr := keepThreshold(p)
 					var v uint64
-					for i := range got {
-						if i%2 == 0 {
-							v = rng.Uint64()
+					for i := range (n + 7) &^ 7 {
+						got := bits[i>>3]>>(i&7)&1 != 0
+						want := false
+						if i < n {
+							if i%2 == 0 {
+								v = rng.Uint64()
+							}
+							draw := v & 0xffffffff
+							if i%2 == 1 {
+								draw = v >> 32
+							}
+							want = draw < keepThreshold(ps[min(i, len(ps)-1)])
 						}
-						want := v&0xffffffff < thr
-						if i%2 == 1 {
-							want = v>>32 < thr
-						}
-						if got[i] != want {
-							t.Fatalf("seed %d p %v n %d model %d: entry %d keeps %v, the rule says %v", seed, p, n, model, i, got[i], want)
+						if got != want {
+							t.Fatalf("seed %d p %v n %d model %d: entry %d keeps %v, the rule says %v", seed, p, n, model, i, got, want)
 						}
 					}
 				}
@@ -43,8 +59,8 @@ func TestBernoulliMaskMatchesRNG(t *testing.T) {
 	}
 }
 
-// TestApplyBits checks applyBits against applyKeep with the same mask as
-// bools, on odd lengths and special values.
+// TestApplyBits checks applyBits against zeroing the entries whose bit is
+// clear, on odd lengths and special values (kept entries keep their bits).
 func TestApplyBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN()), 1e-45, -3}
@@ -66,10 +82,14 @@ func TestApplyBits(t *testing.T) {
 		}
 		got, want := slices.Clone(d), slices.Clone(d)
 		applyBits(got, bits)
-		applyKeep(want, keep)
+		for i, k := range keep {
+			if !k {
+				want[i] = 0
+			}
+		}
 		for i := range got {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n=%d entry %d: %x, applyKeep %x", n, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				t.Fatalf("n=%d entry %d: %x, want %x", n, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
 			}
 		}
 	}

@@ -124,6 +124,27 @@ func (in *bf16Inputs) sampleReader(src int) *blockReader {
 	return r
 }
 
+// readers returns readers, made by mk (in.reader or in.sampleReader), of
+// the base and of the inputs k with want[k] (nil for the others); release
+// gives them all back.
+func (in *bf16Inputs) readers(want []bool, mk func(src int) *blockReader) (base *blockReader, xs []*blockReader, release func()) {
+	base = mk(0)
+	xs = make([]*blockReader, len(want))
+	for k := range want {
+		if want[k] {
+			xs[k] = mk(k + 1)
+		}
+	}
+	return base, xs, func() {
+		base.release()
+		for _, r := range xs {
+			if r != nil {
+				r.release()
+			}
+		}
+	}
+}
+
 // release gives the reader's buffer back.
 func (r *blockReader) release() {
 	if r.buf != nil {

@@ -47,6 +47,42 @@ DATA counters<>+56(SB)/4, $14
 DATA counters<>+60(SB)/4, $15
 GLOBL counters<>(SB), RODATA|NOPTR, $64
 
+// QR2 runs two ChaCha quarter rounds side by side, on words (a1, b1, c1,
+// d1) and (a2, b2, c2, d2) in registers (Y15: scratch).
+#define QR2(a1, b1, c1, d1, a2, b2, c2, d2) \
+	VPADDD b1, a1, a1; \
+	VPADDD b2, a2, a2; \
+	VPXOR a1, d1, d1; \
+	VPXOR a2, d2, d2; \
+	VPSHUFB rot16<>(SB), d1, d1; \
+	VPSHUFB rot16<>(SB), d2, d2; \
+	VPADDD d1, c1, c1; \
+	VPADDD d2, c2, c2; \
+	VPXOR c1, b1, b1; \
+	VPXOR c2, b2, b2; \
+	VPSLLD $12, b1, Y15; \
+	VPSRLD $20, b1, b1; \
+	VPOR Y15, b1, b1; \
+	VPSLLD $12, b2, Y15; \
+	VPSRLD $20, b2, b2; \
+	VPOR Y15, b2, b2; \
+	VPADDD b1, a1, a1; \
+	VPADDD b2, a2, a2; \
+	VPXOR a1, d1, d1; \
+	VPXOR a2, d2, d2; \
+	VPSHUFB rot8<>(SB), d1, d1; \
+	VPSHUFB rot8<>(SB), d2, d2; \
+	VPADDD d1, c1, c1; \
+	VPADDD d2, c2, c2; \
+	VPXOR c1, b1, b1; \
+	VPXOR c2, b2, b2; \
+	VPSLLD $7, b1, Y15; \
+	VPSRLD $25, b1, b1; \
+	VPOR Y15, b1, b1; \
+	VPSLLD $7, b2, Y15; \
+	VPSRLD $25, b2, b2; \
+	VPOR Y15, b2, b2
+
 // CHACHA8_REST runs the four double rounds after their first column
 // round, on the words as that round leaves them: word 4 in row 4 of the
 // state at R8 (128(R8)), word 15 in Y4, the others in the registers of
@@ -54,468 +90,34 @@ GLOBL counters<>(SB), RODATA|NOPTR, $64
 // (4), Y5 (5), 192(R8) (6), Y7-Y14 (7-14) and Y4 (15); it uses rows 4 and
 // 6 of the state as well.
 #define CHACHA8_REST \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
+	QR2(Y0, Y5, Y10, Y4, Y1, Y6, Y11, Y12); \
 	VMOVDQU Y6, 192(R8); \
 	VMOVDQU 128(R8), Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
+	QR2(Y2, Y7, Y8, Y13, Y3, Y6, Y9, Y14); \
+	QR2(Y0, Y6, Y8, Y12, Y1, Y5, Y9, Y13); \
 	VMOVDQU Y6, 128(R8); \
 	VMOVDQU 192(R8), Y6; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
+	QR2(Y2, Y6, Y10, Y14, Y3, Y7, Y11, Y4); \
+	QR2(Y0, Y5, Y10, Y4, Y1, Y6, Y11, Y12); \
 	VMOVDQU Y6, 192(R8); \
 	VMOVDQU 128(R8), Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
+	QR2(Y2, Y7, Y8, Y13, Y3, Y6, Y9, Y14); \
+	QR2(Y0, Y6, Y8, Y12, Y1, Y5, Y9, Y13); \
 	VMOVDQU Y6, 128(R8); \
 	VMOVDQU 192(R8), Y6; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
+	QR2(Y2, Y6, Y10, Y14, Y3, Y7, Y11, Y4); \
+	QR2(Y0, Y5, Y10, Y4, Y1, Y6, Y11, Y12); \
 	VMOVDQU Y6, 192(R8); \
 	VMOVDQU 128(R8), Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPADDD Y6, Y0, Y0; \
-	VPADDD Y5, Y1, Y1; \
-	VPXOR Y0, Y12, Y12; \
-	VPXOR Y1, Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPADDD Y12, Y8, Y8; \
-	VPADDD Y13, Y9, Y9; \
-	VPXOR Y8, Y6, Y6; \
-	VPXOR Y9, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
+	QR2(Y2, Y7, Y8, Y13, Y3, Y6, Y9, Y14); \
+	QR2(Y0, Y6, Y8, Y12, Y1, Y5, Y9, Y13); \
 	VMOVDQU Y6, 128(R8); \
 	VMOVDQU 192(R8), Y6; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y6, Y2, Y2; \
-	VPADDD Y7, Y3, Y3; \
-	VPXOR Y2, Y14, Y14; \
-	VPXOR Y3, Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPADDD Y14, Y10, Y10; \
-	VPADDD Y4, Y11, Y11; \
-	VPXOR Y10, Y6, Y6; \
-	VPXOR Y11, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot16<>(SB), Y4, Y4; \
-	VPSHUFB rot16<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $12, Y5, Y15; \
-	VPSRLD $20, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y5, Y0, Y0; \
-	VPADDD Y6, Y1, Y1; \
-	VPXOR Y0, Y4, Y4; \
-	VPXOR Y1, Y12, Y12; \
-	VPSHUFB rot8<>(SB), Y4, Y4; \
-	VPSHUFB rot8<>(SB), Y12, Y12; \
-	VPADDD Y4, Y10, Y10; \
-	VPADDD Y12, Y11, Y11; \
-	VPXOR Y10, Y5, Y5; \
-	VPXOR Y11, Y6, Y6; \
-	VPSLLD $7, Y5, Y15; \
-	VPSRLD $25, Y5, Y5; \
-	VPOR Y15, Y5, Y5; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
+	QR2(Y2, Y6, Y10, Y14, Y3, Y7, Y11, Y4); \
+	QR2(Y0, Y5, Y10, Y4, Y1, Y6, Y11, Y12); \
 	VMOVDQU Y6, 192(R8); \
 	VMOVDQU 128(R8), Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot16<>(SB), Y13, Y13; \
-	VPSHUFB rot16<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $12, Y7, Y15; \
-	VPSRLD $20, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $12, Y6, Y15; \
-	VPSRLD $20, Y6, Y6; \
-	VPOR Y15, Y6, Y6; \
-	VPADDD Y7, Y2, Y2; \
-	VPADDD Y6, Y3, Y3; \
-	VPXOR Y2, Y13, Y13; \
-	VPXOR Y3, Y14, Y14; \
-	VPSHUFB rot8<>(SB), Y13, Y13; \
-	VPSHUFB rot8<>(SB), Y14, Y14; \
-	VPADDD Y13, Y8, Y8; \
-	VPADDD Y14, Y9, Y9; \
-	VPXOR Y8, Y7, Y7; \
-	VPXOR Y9, Y6, Y6; \
-	VPSLLD $7, Y7, Y15; \
-	VPSRLD $25, Y7, Y7; \
-	VPOR Y15, Y7, Y7; \
-	VPSLLD $7, Y6, Y15; \
-	VPSRLD $25, Y6, Y6; \
-	VPOR Y15, Y6, Y6
+	QR2(Y2, Y7, Y8, Y13, Y3, Y6, Y9, Y14)
 
 // QR32 is a ChaCha quarter round on four 32-bit registers.
 #define QR32(a, b, c, d) \
@@ -543,7 +145,7 @@ GLOBL counters<>(SB), RODATA|NOPTR, $64
 // func chachaMaskAVX2(state *[16][8]uint32, seed *[4]uint64, bits *byte, iters int, thr uint32)
 //
 // Per iteration two runs of eight blocks (counters 0-7, then 8-15), in the
-// registers of chachaBlocks8AVX2. Only word 12 (the counter) differs
+// registers CHACHA8_REST describes. Only word 12 (the counter) differs
 // between the blocks of an iteration, so the first column round's quarter
 // rounds on columns 1 to 3 are computed once per iteration, in scalar
 // registers, into row 2 of the state (word w at 64+4w; word 0 as const+key

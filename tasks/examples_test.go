@@ -99,8 +99,13 @@ func tryMethod(name string, global merge.Params, perModel []merge.Params, fix fu
 // fixedMasks makes a DARE/DELLA method use the given masks per model.
 func fixedMasks(masks ...[]bool) func(merge.Method) {
 	return func(m merge.Method) {
-		m.(*gta).draw = func(t *merge.Task, model int, c merge.Chunk, p []float32, keep []bool) {
-			copy(keep, masks[model][c.Lo:c.Hi])
+		m.(*gta).draw = func(t *merge.Task, model int, c merge.Chunk, p []float32, bits []byte) {
+			clear(bits)
+			for i, keep := range masks[model][c.Lo:c.Hi] {
+				if keep {
+					bits[i>>3] |= 1 << (i & 7)
+				}
+			}
 		}
 	}
 }

@@ -238,15 +238,8 @@ func (m *gta) l1ScalesBF16(ctx context.Context, t *merge.Task, ps []modelPlan, i
 		}
 	}
 	err := t.ForChunks(ctx, 1, func(c merge.Chunk) error {
-		baseBuf := in.reader(0)
-		defer baseBuf.release()
-		xBufs := make([]*blockReader, K)
-		for k := range ps {
-			if want[k] {
-				xBufs[k] = in.reader(k + 1)
-				defer xBufs[k].release()
-			}
-		}
+		baseBuf, xBufs, release := in.readers(want, in.reader)
+		defer release()
 		acc := make([][2][l1Lanes]float64, K)
 		draws := make([]*maskDraw, K)
 		var scratch []byte
@@ -511,16 +504,9 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
 	return merge.Parallel(ctx, t.Threads(), items, func(c merge.Chunk) error {
-		baseBuf := in.reader(0)
-		defer baseBuf.release()
-		bufs := make([]*blockReader, len(want))
+		baseBuf, bufs, release := in.readers(want, in.reader)
+		defer release()
 		xs := make([][]uint16, len(want))
-		for k := range want {
-			if want[k] {
-				bufs[k] = in.reader(k + 1)
-				defer bufs[k].release()
-			}
-		}
 		inside := make([][]uint32, len(qs))
 		args := make([]windowArg, len(qs))
 		hists := make([][]uint32, len(qs))
@@ -606,10 +592,17 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 // kept tie run starts or ends gets per-element mask bits. It returns false
 // when the block keeps nothing. eqs is scratch of fusedBlock+8 values.
 func (b *band) blockRule(f *fusedModel, bits []byte, eqs []uint32, x, base []uint16, eqLo, eqHi *int64) bool {
-	inHi, _ := windowBF16(eqs, x, base, b.hiBits, 0, 0x7fffffff)
-	inLo := 0
+	// One window query counts both thresholds' ties (hiBits ≤ loBits:
+	// descending rank hi − 1 is at most rank lo); its interior goes to eqs.
+	top := b.hiBits
 	if b.hasLo {
-		inLo, _ = windowBF16(eqs, x, base, b.loBits, 0, 0x7fffffff)
+		top = b.loBits
+	}
+	q := [1]windowArg{newWindowArg(x, eqs, b.hiBits, top)}
+	windowMulti(q[:], base)
+	inHi, inLo := int(q[0].eqLo), 0
+	if b.hasLo {
+		inLo = int(q[0].eqHi)
 	}
 	from, to, rule := b.chunkRule(*eqLo, *eqHi, int64(inLo), int64(inHi))
 	switch rule {

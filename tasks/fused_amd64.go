@@ -129,45 +129,14 @@ func electRules(ms []fusedModel) (band, bits bool) {
 	return band, bits && !band
 }
 
-// windowBF16AVX2 is windowBF16Generic over n entries (n a multiple of 8);
-// q is {lo, span ^ 1<<31, hi}. It stores 8 values per group, so dst needs
-// room for n.
-//
-//go:noescape
-func windowBF16AVX2(dst *uint32, x, b *uint16, n int, q *[3]uint32, perm *[256][8]int32) (count, above int)
-
-// windowBF16 is windowBF16Generic, in AVX2 where the CPU has it.
-func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above int) {
-	nv := len(b) &^ 7
-	if !useAVX2 || nv == 0 {
-		return windowBF16Generic(dst, x, b, lo, span, hi)
-	}
-	_, _ = dst[nv-1], x[len(b)-1]
-	q := [3]uint32{lo, span ^ 1<<31, hi}
-	count, above = windowBF16AVX2(&dst[0], &x[0], &b[0], nv, &q, compactPerm)
-	c, a := windowBF16Generic(dst[count:], x[nv:len(b)], b[nv:], lo, span, hi)
-	return count + c, above + a
-}
-
 // l1BF16AVX2 is l1BF16Generic over n entries, n a multiple of 16; rows
 // is l1MaskRows.
 //
 //go:noescape
 func l1BF16AVX2(acc *[2][l1Lanes]float64, x, b *uint16, bits *byte, n int, rows *[256][8]uint64)
 
-// l1MaskRows holds, for each mask byte, 8 lanes of 64 bits: all ones where
-// the byte's bit is set. Read-only.
-var l1MaskRows = func() *[256][8]uint64 {
-	var r [256][8]uint64
-	for m := range 256 {
-		for j := range 8 {
-			if m>>j&1 != 0 {
-				r[m][j] = ^uint64(0)
-			}
-		}
-	}
-	return &r
-}()
+// l1MaskRows are laneMaskRows of 64-bit lanes. Read-only.
+var l1MaskRows = laneMaskRows[uint64]()
 
 // l1BF16 is l1BF16Generic, in AVX2 where the CPU has it.
 func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) {

@@ -131,69 +131,6 @@ edone:
 	VZEROUPPER
 	RET
 
-// func windowBF16AVX2(dst *uint32, x, b *uint16, n int, q *[3]uint32, perm *[256][8]int32) (count, above int)
-//
-// Per 8 entries: a = |x − b| bits; count a > hi; pack the lanes with
-// (a − lo) ≤ span (unsigned) to the front with VPERMD and store all 8,
-// advancing by their number.
-TEXT ·windowBF16AVX2(SB), NOSPLIT, $0-64
-	MOVQ         dst+0(FP), DI
-	MOVQ         x+8(FP), SI
-	MOVQ         b+16(FP), DX
-	MOVQ         n+24(FP), CX
-	MOVQ         q+32(FP), AX
-	MOVQ         perm+40(FP), R10
-	VPCMPEQD     Y15, Y15, Y15
-	VPSRLD       $1, Y15, Y15
-	VPCMPEQD     Y13, Y13, Y13
-	VPSLLD       $31, Y13, Y13
-	VPBROADCASTD 0(AX), Y12  // lo
-	VPBROADCASTD 4(AX), Y11  // span ^ 1<<31
-	VPBROADCASTD 8(AX), Y10  // hi
-	VPXOR        Y9, Y9, Y9  // lanes' counts above hi
-	XORQ         R8, R8
-	XORQ         BX, BX
-	TESTQ        CX, CX
-	JZ           wdone
-
-wloop:
-	VPMOVZXWD  (DX)(BX*2), Y0
-	VPSLLD     $16, Y0, Y0
-	VPMOVZXWD  (SI)(BX*2), Y2
-	VPSLLD     $16, Y2, Y2
-	VSUBPS     Y0, Y2, Y2
-	VPAND      Y15, Y2, Y2 // a
-	VPCMPGTD   Y10, Y2, Y3 // a > hi
-	VPSUBD     Y3, Y9, Y9
-	VPSUBD     Y12, Y2, Y4
-	VPXOR      Y13, Y4, Y4
-	VPCMPGTD   Y11, Y4, Y4 // outside the window
-	VMOVMSKPS  Y4, AX
-	XORL       $0xff, AX   // inside
-	MOVQ       AX, R11
-	SHLQ       $5, R11
-	VMOVDQU    (R10)(R11*1), Y5
-	VPERMD     Y2, Y5, Y6
-	VMOVDQU    Y6, (DI)(R8*4)
-	POPCNTL    AX, AX
-	ADDQ       AX, R8
-	ADDQ       $8, BX
-	CMPQ       BX, CX
-	JB         wloop
-
-wdone:
-	VEXTRACTI128 $1, Y9, X0
-	VPADDD       X0, X9, X0
-	VPSHUFD      $0x4e, X0, X1
-	VPADDD       X1, X0, X0
-	VPSHUFD      $0xb1, X0, X1
-	VPADDD       X1, X0, X0
-	VMOVD        X0, AX
-	VZEROUPPER
-	MOVQ         R8, count+48(FP)
-	MOVQ         AX, above+56(FP)
-	RET
-
 // func electRulesAVX2(out *float32, base *uint16, tab *electRow, k, n int, scratch *float32, cfg *electCfg, bits bool)
 //
 // electBF16AVX2 for models that all keep by one rule: with bits false

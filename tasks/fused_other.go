@@ -17,8 +17,4 @@ func electBF16Encode(dst []uint16, out []float32, base []uint16, ms []fusedModel
 	simd.F32ToBF16(dst[:len(base)], out[:len(base)])
 }
 
-func windowBF16(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above int) {
-	return windowBF16Generic(dst, x, b, lo, span, hi)
-}
-
 func l1BF16(acc *[2][l1Lanes]float64, x, b []uint16, bits []byte) { l1BF16Generic(acc, x, b, bits) }

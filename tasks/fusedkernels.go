@@ -80,24 +80,6 @@ func electBF16Generic(out []float32, base []uint16, ms []fusedModel, normalize b
 // merges of more models use the float32 path.
 const maxFusedModels = 64
 
-// windowBF16Generic appends to dst (which must have room for len(b) + 8
-// more values) the |δ| bit patterns of δ = x − b that lie in
-// [lo, lo+span], in position order, and returns their number and the
-// number of patterns above hi.
-func windowBF16Generic(dst []uint32, x, b []uint16, lo, span, hi uint32) (count, above int) {
-	for i := range b {
-		a := math.Float32bits(bf16Value(x[i])-bf16Value(b[i])) & 0x7fffffff
-		if a > hi {
-			above++
-		}
-		if a-lo <= span {
-			dst[count] = a
-			count++
-		}
-	}
-	return count, above
-}
-
 // l1Lanes is the number of float64 accumulators of simd.SumAbs: entry i of
 // a chunk goes to accumulator i % l1Lanes.
 const l1Lanes = 16
@@ -140,20 +122,3 @@ func maskBitsGeneric(bits []byte, r []uint32, thr uint32) {
 		bits[j>>3] = m
 	}
 }
-
-// compactPerm holds, for each 8-bit mask, the positions of its set bits in
-// ascending order (the rest 0): the permutation that packs the selected
-// lanes to the front. Read-only after initialisation.
-var compactPerm = func() *[256][8]int32 {
-	var p [256][8]int32
-	for m := range 256 {
-		c := 0
-		for t := range 8 {
-			if m>>t&1 != 0 {
-				p[m][c] = int32(t)
-				c++
-			}
-		}
-	}
-	return &p
-}()

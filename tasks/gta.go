@@ -41,10 +41,12 @@ type variant struct {
 	rescale   bool // default
 }
 
-// maskDrawer fills keep with independent Bernoulli draws, keep[i] true with
-// probability p[i] (p of length 1: the same probability for every entry).
-// The default draws from t.RNG(model, c.Index); tests inject fixed masks.
-type maskDrawer func(t *merge.Task, model int, c merge.Chunk, p []float32, keep []bool)
+// maskDrawer fills bits (bit i&7 of byte i>>3 for entry i of chunk c)
+// with independent Bernoulli draws, set with probability p[i] (p of length
+// 1: the same probability for every entry); bits of a last partial byte
+// above the chunk are cleared. The default draws from t.RNG(model,
+// c.Index); tests inject fixed masks.
+type maskDrawer func(t *merge.Task, model int, c merge.Chunk, p []float32, bits []byte)
 
 // gta is the generalized task arithmetic merge (mergekit's
 // GeneralizedTaskArithmeticMerge) with gomerge's options.
@@ -406,44 +408,23 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			ps[k].band.apply(d[k], lo, hi, inLo, inHi)
 		}
 	case sparseRandom:
-		if m.draw == nil {
-			// The default draw, as mask bits in bulk (bernoulliMask's
-			// rule; tests compare them).
-			bits := make([]byte, (c.Len()+7)/8)
-			for k := range ps {
-				if d[k] == nil || !ps[k].sparse || ps[k].zero {
-					continue
-				}
-				p := float32(ps[k].density)
-				md := newMaskDraw(t, k, c, float64(p))
-				md.next(bits, int(c.Len()))
-				putMaskDraw(md)
-				if exact {
-					for i := range d[k] {
-						d[k][i] /= p
-					}
-				}
-				applyBits(d[k], bits)
-			}
-			break
-		}
 		draw := m.drawer()
-		keep := make([]bool, c.Len())
+		bits := make([]byte, (c.Len()+7)/8)
 		for k := range ps {
 			if d[k] == nil || !ps[k].sparse || ps[k].zero {
 				continue
 			}
 			p := float32(ps[k].density)
-			draw(t, k, c, []float32{p}, keep)
+			draw(t, k, c, []float32{p}, bits)
 			if exact {
 				for i := range d[k] {
 					d[k][i] /= p
 				}
 			}
-			applyKeep(d[k], keep)
+			applyBits(d[k], bits)
 		}
 	case sparseDella:
-		keep := make([]bool, c.Len())
+		bits := make([]byte, (c.Len()+7)/8)
 		prob := make([]float32, c.Len())
 		var keys []uint64
 		for k := range ps {
@@ -454,13 +435,13 @@ func (m *gta) sparsifyChunk(ctx context.Context, t *merge.Task, ps []modelPlan, 
 			for lo := 0; lo < len(dk); lo += int(cols) {
 				keys = dellaProbs(prob[lo:lo+int(cols)], dk[lo:lo+int(cols)], ps[k].density, ps[k].epsilon, keys)
 			}
-			m.drawer()(t, k, c, prob, keep)
+			m.drawer()(t, k, c, prob, bits)
 			if exact {
 				for i := range dk {
 					dk[i] /= prob[i]
 				}
 			}
-			applyKeep(dk, keep)
+			applyBits(dk, bits)
 		}
 	}
 	return nil
@@ -474,38 +455,29 @@ func (m *gta) drawer() maskDrawer {
 	return m.draw
 }
 
-// laneMasks holds, for each mask byte, 8 lanes of 32 bits: all ones where
-// the byte's bit is set. Read-only.
-var laneMasks = func() *[256][8]uint32 {
-	var r [256][8]uint32
+// laneMasks are laneMaskRows of 32-bit lanes. Read-only.
+var laneMasks = laneMaskRows[uint32]()
+
+// laneMaskRows returns, for each mask byte, 8 lanes of T: all ones where
+// the byte's bit is set (a kernel selects the row of a mask byte).
+func laneMaskRows[T uint32 | uint64]() *[256][8]T {
+	var r [256][8]T
 	for m := range 256 {
 		for j := range 8 {
 			if m>>j&1 != 0 {
-				r[m][j] = ^uint32(0)
+				r[m][j] = ^T(0)
 			}
 		}
 	}
 	return &r
-}()
+}
 
 // applyBitsGeneric zeroes d[i] where bit i of bits (bit i&7 of byte i>>3)
-// is clear, as applyKeep does for the same mask as bools.
+// is clear, without branches (the mask is random, so a branch would be
+// mispredicted half the time).
 func applyBitsGeneric(d []float32, bits []byte) {
 	for i := range d {
 		d[i] = math.Float32frombits(math.Float32bits(d[i]) & -(uint32(bits[i>>3]>>(i&7)) & 1))
-	}
-}
-
-// applyKeep zeroes d[i] where keep[i] is false, without branches (the
-// mask is random, so a branch would be mispredicted half the time).
-func applyKeep(d []float32, keep []bool) {
-	keep = keep[:len(d)]
-	for i, v := range d {
-		var k uint32
-		if keep[i] {
-			k = 1
-		}
-		d[i] = math.Float32frombits(math.Float32bits(v) & -k)
 	}
 }
 
@@ -582,25 +554,24 @@ func sortByMagnitude(row []float32, scratch []uint64) (sorted, scratchOut []uint
 
 // bernoulliMask is the default maskDrawer: each entry compares 32 random
 // bits of the (seed, tensor, model, chunk) stream with its probability.
-func bernoulliMask(t *merge.Task, model int, c merge.Chunk, p []float32, keep []bool) {
+func bernoulliMask(t *merge.Task, model int, c merge.Chunk, p []float32, bits []byte) {
+	n := int(c.Len())
 	if len(p) == 1 {
-		// The same draws in bulk: maskDraw turns the stream's iterations
-		// into mask bits (tested against t.RNG and this rule).
+		// In bulk: maskDraw turns the stream's iterations into mask bits.
 		d := newMaskDraw(t, model, c, float64(p[0]))
 		defer putMaskDraw(d)
-		bits := make([]byte, (len(keep)+7)/8)
-		d.next(bits, len(keep))
-		for i := range keep {
-			keep[i] = bits[i>>3]>>(i&7)&1 != 0
-		}
+		d.next(bits, n)
 		return
 	}
+	clear(bits[:(n+7)/8])
 	rng := t.RNG(model, c.Index)
-	for i := 0; i < len(keep); i += 2 {
-		bits := rng.Uint64()
-		keep[i] = bits&0xffffffff < keepThreshold(p[i])
-		if i+1 < len(keep) {
-			keep[i+1] = bits>>32 < keepThreshold(p[i+1])
+	for i := 0; i < n; i += 2 {
+		v := rng.Uint64()
+		if v&0xffffffff < keepThreshold(p[i]) {
+			bits[i>>3] |= 1 << (i & 7)
+		}
+		if i+1 < n && v>>32 < keepThreshold(p[i+1]) {
+			bits[(i+1)>>3] |= 1 << ((i + 1) & 7)
 		}
 	}
 }

@@ -415,15 +415,8 @@ func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact 
 	err := merge.Parallel(ctx, t.Threads(), groups, func(g merge.Chunk) error {
 		mine := pieces[g.Index*perGroup : min((g.Index+1)*perGroup, len(pieces))]
 		if in != nil {
-			baseRaw := in.sampleReader(0)
-			defer baseRaw.release()
-			xRaw := make([]*blockReader, len(want))
-			for k := range want {
-				if want[k] {
-					xRaw[k] = in.sampleReader(k + 1)
-					defer xRaw[k].release()
-				}
-			}
+			baseRaw, xRaw, release := in.readers(want, in.sampleReader)
+			defer release()
 			return in.guard(func() error {
 				for _, p := range mine {
 					bu, err := baseRaw.read(p.off, int(p.len))

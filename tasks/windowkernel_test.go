@@ -82,11 +82,9 @@ func TestWindowMulti(t *testing.T) {
 	}
 }
 
-// BenchmarkWindow times the window kernels on one block in cache for three
+// BenchmarkWindow times the window kernel on one block in cache for three
 // models, with windows holding about 2 % of the block (what a 6σ window
-// around the median of a 65536-element sample holds): one windowBF16 call
-// per model against one windowMulti call (which also counts the window's
-// edges).
+// around the median of a 65536-element sample holds).
 func BenchmarkWindow(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 3))
 	base := make([]uint16, fusedBlock)
@@ -111,14 +109,6 @@ func BenchmarkWindow(b *testing.B) {
 	for k := range dst {
 		dst[k] = make([]uint32, fusedBlock+8)
 	}
-	b.Run("per-model", func(b *testing.B) {
-		b.SetBytes(2 * fusedBlock * (K + 1))
-		for b.Loop() {
-			for k := range xs {
-				windowBF16(dst[k], xs[k], base, los[k], his[k]-los[k], his[k])
-			}
-		}
-	})
 	b.Run("multi", func(b *testing.B) {
 		b.SetBytes(2 * fusedBlock * (K + 1))
 		args := make([]windowArg, K)
