@@ -492,13 +492,9 @@ func windowPassBF16(ctx context.Context, t *merge.Task, in *bf16Inputs, want []b
 	}
 	shifts := make([]uint, len(qs))
 	for i, q := range qs {
-		q.above = make([]int64, len(pieces))
-		q.inside = make([][]uint32, len(pieces))
+		q.alloc(len(pieces))
 		q.hists = make([][]uint32, len(pieces))
 		q.chunkOf = chunkOf
-		q.edges = true
-		q.eqLo = make([]int64, len(pieces))
-		q.eqHi = make([]int64, len(pieces))
 		shifts[i] = q.bucketShift()
 	}
 	var mu sync.Mutex

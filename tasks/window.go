@@ -14,11 +14,10 @@ import (
 // over the data instead of the two of the radix selection: a sample of
 // evenly spaced pieces of the tensor gives, per query, a window of bit
 // patterns that holds the answer with overwhelming probability; one pass
-// counts the elements above each window and collects, chunk by chunk, the
-// ones inside it. The pass over stored bf16 values only counts the
-// elements equal to the window's two edges — bf16 deltas take few
-// distinct values, so the edges are usually long tie runs — and collects
-// the few strictly between. The answer is then exact, and the counts and
+// counts the elements above each window and equal to each of its two edges
+// — deltas of stored bf16 values take few distinct values, so the edges
+// are usually long tie runs — and collects, chunk by chunk, the few
+// strictly between. The answer is then exact, and the counts and
 // collected elements also give every chunk's number of threshold ties, so
 // the merge pass needs no tie counting of its own. If a window misses the
 // answer (or would hold too many elements) the caller falls back to the
@@ -70,7 +69,9 @@ type windowQuery struct {
 	rankQuery
 	lo, hi   uint32
 	above    []int64    // per chunk: elements above hi
-	inside   [][]uint32 // per chunk: bit patterns inside the window, in position order
+	eqLo     []int64    // per chunk: elements equal to lo
+	eqHi     []int64    // per chunk: elements equal to hi
+	inside   [][]uint32 // per chunk: bit patterns strictly inside the window (lo, hi), in position order
 	answer   rankAnswer
 	perChunk []int64 // per chunk: elements equal to the answer
 	overflow bool    // the window held more than maxWindow elements
@@ -82,12 +83,6 @@ type windowQuery struct {
 	// chunkOf, if set, maps the items of above, inside and hists (pieces
 	// of chunks, in order) to chunks; nil: they are the chunks
 	chunkOf []int
-	// edges, when set, means the pass counted the elements equal to lo
-	// and to hi (eqLo, eqHi per item) instead of collecting them: inside
-	// then holds the values strictly between (the bf16 pass; the edges of
-	// a window are often long tie runs)
-	edges      bool
-	eqLo, eqHi []int64
 }
 
 // windowBuckets bounds the buckets of a window's histograms: 16 KiB of
@@ -155,7 +150,7 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	err = merge.Parallel(ctx, t.Threads(), items, func(it merge.Chunk) error {
 		a := samples[streams[it.Index]]
 		for _, q := range byStream[streams[it.Index]] {
-			if windowFromSample(q, a, n, exact, in != nil) {
+			if windowFromSample(q, a, n, exact) {
 				tooFull[it.Index] = true
 			}
 		}
@@ -170,8 +165,7 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 	if exact {
 		// The sample is the tensor: count directly.
 		for _, q := range qs {
-			q.above = make([]int64, nChunks)
-			q.inside = make([][]uint32, nChunks)
+			q.alloc(nChunks)
 			for _, c := range merge.Chunks(n, 1) {
 				collectWindow(q, c.Index, samples[q.Stream][c.Lo:c.Hi])
 			}
@@ -241,10 +235,9 @@ func (m *gta) windowBands(ctx context.Context, t *merge.Task, want []bool, bs []
 // windowFromSample sets the window of q from the sample a (of a tensor of
 // n elements; the whole tensor when exact). It reports a window the sample
 // already shows to be too full (a huge run of tied values), which would
-// only cost a wasted pass; with edges the pass will count the values equal
-// to the window's edges instead of collecting them, so only the values
-// strictly inside count.
-func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (tooFull bool) {
+// only cost a wasted pass; the values equal to the window's edges are
+// counted, not collected, so only those strictly inside count.
+func windowFromSample(q *windowQuery, a []uint32, n int64, exact bool) (tooFull bool) {
 	ns := int64(len(a))
 	h := newSampleHist(a)
 	if exact {
@@ -258,7 +251,7 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (t
 	q.hi, q.lo = 0x7fffffff, 0
 	var inside int64
 	if hiOK, loOK := r-margin >= 0, r+margin < ns; hiOK && loOK {
-		q.hi, q.lo, inside = h.window(r-margin, r+margin, edges)
+		q.hi, q.lo, inside = h.window(r-margin, r+margin)
 	} else {
 		if hiOK {
 			q.hi = h.rank(r - margin)
@@ -266,22 +259,17 @@ func windowFromSample(q *windowQuery, a []uint32, n int64, exact, edges bool) (t
 		if loOK {
 			q.lo = h.rank(r + margin)
 		}
-		inside = countWindow(a, q.lo, q.hi, edges)
+		inside = countInside(a, q.lo, q.hi)
 	}
 	q.frac = float64(inside) / float64(ns)
 	return float64(inside)*float64(n)/float64(ns) > 0.8*maxWindow
 }
 
-// countWindow counts the values of a in [lo, hi], or in (lo, hi) when
-// strict.
-func countWindow(a []uint32, lo, hi uint32, strict bool) int64 {
+// countInside counts the values of a strictly inside (lo, hi).
+func countInside(a []uint32, lo, hi uint32) int64 {
 	var n int64
 	for _, x := range a {
-		in := x >= lo && x <= hi
-		if strict {
-			in = x > lo && x < hi
-		}
-		if in {
+		if x > lo && x < hi {
 			n++
 		}
 	}
@@ -355,9 +343,9 @@ func (h *sampleHist) rank(r int64) uint32 {
 }
 
 // window returns the elements hi and lo of descending ranks rHi ≤ rLo and
-// the number of elements in [lo, hi] — in (lo, hi) when strict — from one
-// more pass over the sample.
-func (h *sampleHist) window(rHi, rLo int64, strict bool) (hi, lo uint32, inside int64) {
+// the number of elements strictly between them, from one more pass over
+// the sample.
+func (h *sampleHist) window(rHi, rLo int64) (hi, lo uint32, inside int64) {
 	bh, ah := h.bucket(rHi)
 	bl, al := h.bucket(rLo)
 	vh, vl := h.collect(bh, bl)
@@ -367,9 +355,9 @@ func (h *sampleHist) window(rHi, rLo int64, strict bool) (hi, lo uint32, inside 
 	for b := bl + 1; b < bh; b++ {
 		inside += int64(h.hist[b])
 	}
-	inside += countWindow(vh, lo, hi, strict)
+	inside += countInside(vh, lo, hi)
 	if bl != bh {
-		inside += countWindow(vl, lo, hi, strict)
+		inside += countInside(vl, lo, hi)
 	}
 	return hi, lo, inside
 }
@@ -470,8 +458,7 @@ func readSample(ctx context.Context, t *merge.Task, want []bool, s int64, exact 
 // windowPass reads the tensor once and collects every query's window.
 func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQuery, nChunks int) error {
 	for _, q := range qs {
-		q.above = make([]int64, nChunks)
-		q.inside = make([][]uint32, nChunks)
+		q.alloc(nChunks)
 	}
 	var mu sync.Mutex
 	total := make([]int64, len(qs))
@@ -483,16 +470,22 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 				*sp = make([]uint32, len(v))
 			}
 			buf := (*sp)[:len(v)]
-			var above uint32
+			var above, eqLo, eqHi int64
 			count := 0
-			lo, hi, span := q.lo, q.hi, q.hi-q.lo
+			lo, hi := q.lo, q.hi
 			for _, f := range v {
 				x := math.Float32bits(f) & 0x7fffffff
-				above += (hi - x) >> 31 // 1 when x > hi (both < 2³¹)
+				above += int64((hi - x) >> 31) // 1 when x > hi (both < 2³¹)
+				if x == lo {
+					eqLo++
+				}
+				if x == hi {
+					eqHi++
+				}
 				// Branch-free compaction: always store, advance when inside.
 				buf[count] = x
 				inc := 0
-				if x-lo <= span {
+				if x > lo && x < hi {
 					inc = 1
 				}
 				count += inc
@@ -506,7 +499,7 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 			}
 			over := q.overflow
 			mu.Unlock()
-			q.above[item] = int64(above)
+			q.above[item], q.eqLo[item], q.eqHi[item] = above, eqLo, eqHi
 			if !over {
 				q.inside[item] = bits
 			}
@@ -515,20 +508,33 @@ func windowPass(ctx context.Context, t *merge.Task, want []bool, qs []*windowQue
 	})
 }
 
-// collectWindow records, for chunk c, the values of v above and inside the
-// query's window.
+// alloc makes the query's per-chunk counts and collections for nChunks
+// chunks.
+func (q *windowQuery) alloc(nChunks int) {
+	q.above = make([]int64, nChunks)
+	q.eqLo = make([]int64, nChunks)
+	q.eqHi = make([]int64, nChunks)
+	q.inside = make([][]uint32, nChunks)
+}
+
+// collectWindow records, for chunk c, the values of v above the query's
+// window, equal to its edges and strictly inside it.
 func collectWindow(q *windowQuery, c int, v []uint32) {
-	var above int64
 	var in []uint32
 	for _, x := range v {
-		if x > q.hi {
-			above++
-		}
-		if x >= q.lo && x <= q.hi {
+		switch {
+		case x > q.hi:
+			q.above[c]++
+		case x > q.lo && x < q.hi:
 			in = append(in, x)
 		}
+		if x == q.lo {
+			q.eqLo[c]++
+		}
+		if x == q.hi {
+			q.eqHi[c]++
+		}
 	}
-	q.above[c] = above
 	q.inside[c] = in
 }
 
@@ -564,7 +570,7 @@ func resolveWindowItems(q *windowQuery, nChunks int) bool {
 		size += int64(len(q.inside[c]))
 	}
 	pos := q.Rank - greater
-	if q.edges && pos >= 0 {
+	if pos >= 0 {
 		// The run equal to hi, then the values inside, then the run
 		// equal to lo (one run when lo = hi).
 		var nLo, nHi int64

@@ -121,8 +121,8 @@ func BenchmarkWindow(b *testing.B) {
 	})
 }
 
-// TestResolveWindowEdges checks the resolution of windows whose edges the
-// pass counted instead of collecting (windowQuery.edges) against sorting,
+// TestResolveWindowEdges checks the resolution of windows (whose edges the
+// pass counts instead of collecting) against sorting,
 // for every rank: answers on the hi run, inside, on the lo run, and ranks
 // outside the window (which must report a miss), with windows of one
 // pattern, and with and without the pass's histograms.
@@ -153,11 +153,8 @@ func TestResolveWindowEdges(t *testing.T) {
 		}
 		for rank := int64(0); rank < int64(len(all)); rank++ {
 			for _, hists := range []bool{false, true} {
-				q := &windowQuery{rankQuery: rankQuery{Rank: rank}, lo: lo, hi: hi, edges: true}
-				q.above = make([]int64, nChunks)
-				q.inside = make([][]uint32, nChunks)
-				q.eqLo = make([]int64, nChunks)
-				q.eqHi = make([]int64, nChunks)
+				q := &windowQuery{rankQuery: rankQuery{Rank: rank}, lo: lo, hi: hi}
+				q.alloc(nChunks)
 				if hists {
 					q.hists = make([][]uint32, nChunks)
 				}
