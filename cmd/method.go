@@ -215,6 +215,30 @@ func expandPerModel(spec *merge.MethodSpec, perModel []merge.Params, n int) ([]m
 	return out, nil
 }
 
+// requireParams reports the first required parameter no flag gave, once
+// for the command rather than once per tensor and model.
+func requireParams(spec *merge.MethodSpec, global merge.Params, perModel []merge.Params) error {
+	for _, p := range spec.Params {
+		if !p.Required {
+			continue
+		}
+		given := false
+		if p.PerModel {
+			given = len(perModel) > 0 && perModel[0][p.Name] != nil
+		} else {
+			_, given = global[p.Name]
+		}
+		if !given {
+			how := "one value"
+			if p.PerModel {
+				how = "one value for every model, or one per model, comma-separated"
+			}
+			return fmt.Errorf("%s: --%s is required: %s (%s)", spec.Name, kebab(p.Name), how, p.Help)
+		}
+	}
+	return nil
+}
+
 func runMethod(c *cobra.Command, g *Globals, spec *merge.MethodSpec, mf *mergeFlags, args []string, global merge.Params, perModel []merge.Params) error {
 	ctx := c.Context()
 	paths := args
@@ -227,6 +251,9 @@ func runMethod(c *cobra.Command, g *Globals, spec *merge.MethodSpec, mf *mergeFl
 	}
 	if spec.Base == merge.BaseNone && basePath != "" {
 		return fmt.Errorf("%s does not use a base model; pass every model as an argument", spec.Name)
+	}
+	if err := requireParams(spec, global, perModel); err != nil {
+		return err
 	}
 	outDT, err := mf.dtype()
 	if err != nil {
