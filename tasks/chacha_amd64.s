@@ -47,41 +47,31 @@ DATA counters<>+56(SB)/4, $14
 DATA counters<>+60(SB)/4, $15
 GLOBL counters<>(SB), RODATA|NOPTR, $64
 
-// QR2 runs two ChaCha quarter rounds side by side, on words (a1, b1, c1,
-// d1) and (a2, b2, c2, d2) in registers (Y15: scratch).
-#define QR2(a1, b1, c1, d1, a2, b2, c2, d2) \
+// QRHALF runs half of two ChaCha quarter rounds side by side, on words
+// (a1, b1, c1, d1) and (a2, b2, c2, d2) in registers: d rotated by the
+// VPSHUFB table rot, b rotated left by l bits (r = 32 − l; Y15: scratch).
+#define QRHALF(rot, l, r, a1, b1, c1, d1, a2, b2, c2, d2) \
 	VPADDD b1, a1, a1; \
 	VPADDD b2, a2, a2; \
 	VPXOR a1, d1, d1; \
 	VPXOR a2, d2, d2; \
-	VPSHUFB rot16<>(SB), d1, d1; \
-	VPSHUFB rot16<>(SB), d2, d2; \
+	VPSHUFB rot<>(SB), d1, d1; \
+	VPSHUFB rot<>(SB), d2, d2; \
 	VPADDD d1, c1, c1; \
 	VPADDD d2, c2, c2; \
 	VPXOR c1, b1, b1; \
 	VPXOR c2, b2, b2; \
-	VPSLLD $12, b1, Y15; \
-	VPSRLD $20, b1, b1; \
+	VPSLLD $l, b1, Y15; \
+	VPSRLD $r, b1, b1; \
 	VPOR Y15, b1, b1; \
-	VPSLLD $12, b2, Y15; \
-	VPSRLD $20, b2, b2; \
-	VPOR Y15, b2, b2; \
-	VPADDD b1, a1, a1; \
-	VPADDD b2, a2, a2; \
-	VPXOR a1, d1, d1; \
-	VPXOR a2, d2, d2; \
-	VPSHUFB rot8<>(SB), d1, d1; \
-	VPSHUFB rot8<>(SB), d2, d2; \
-	VPADDD d1, c1, c1; \
-	VPADDD d2, c2, c2; \
-	VPXOR c1, b1, b1; \
-	VPXOR c2, b2, b2; \
-	VPSLLD $7, b1, Y15; \
-	VPSRLD $25, b1, b1; \
-	VPOR Y15, b1, b1; \
-	VPSLLD $7, b2, Y15; \
-	VPSRLD $25, b2, b2; \
+	VPSLLD $l, b2, Y15; \
+	VPSRLD $r, b2, b2; \
 	VPOR Y15, b2, b2
+
+// QR2 runs two ChaCha quarter rounds side by side (see QRHALF).
+#define QR2(a1, b1, c1, d1, a2, b2, c2, d2) \
+	QRHALF(rot16, 12, 20, a1, b1, c1, d1, a2, b2, c2, d2); \
+	QRHALF(rot8, 7, 25, a1, b1, c1, d1, a2, b2, c2, d2)
 
 // CHACHA8_REST runs the four double rounds after their first column
 // round, on the words as that round leaves them: word 4 in row 4 of the
